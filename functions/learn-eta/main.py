@@ -1,0 +1,20 @@
+"""Learn function for Estimated Time of Arrival: CloudEvent in, 202 out.
+
+The event is validated and appended to the domain's log; this process's writer thread (or
+another replica's) applies it to the model. See coelho.state for why.
+"""
+
+from __future__ import annotations
+
+import functions_framework
+from flask import Request
+
+from coelho.handlers.http import Response
+from coelho.handlers.learn import LearnService
+
+service = LearnService("eta")
+
+
+@functions_framework.http
+def main(request: Request) -> Response:
+    return service.handle(request)

@@ -1,0 +1,284 @@
+"""Estimated Time of Arrival: regression of trip duration in the Houston metro area.
+
+The seed's model learned from the generator's ``debug_*`` factors, which are the target's own
+ingredients (a leak). Here they stay in the event, marked ``role="debug"``, and no pipeline
+reads them. The drift switch simulates road works: average speed falls from 40 to 30 km/h and
+bad weather becomes four times as likely.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import random
+import uuid
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from coelho.domains.base import Clock, Domain, Event, Features, MetricSpec, ModelSpec
+from coelho.domains.schema import FieldSpec
+
+LAT_RANGE = (29.5, 30.1)
+LON_RANGE = (-95.8, -95.0)
+AVG_SPEED_KMH = 40.0
+WEATHER = ("Clear", "Clouds", "Rain", "Heavy Rain", "Fog", "Thunderstorm")
+WEATHER_WEIGHTS = (0.60, 0.15, 0.10, 0.05, 0.05, 0.05)
+BAD_WEATHER_FACTOR = {
+    "Rain": (1.1, 1.4),
+    "Heavy Rain": (1.3, 1.8),
+    "Fog": (1.2, 1.6),
+    "Thunderstorm": (1.4, 2.0),
+}
+VEHICLE_TYPES = ("Sedan", "SUV", "Hatchback", "Motorcycle", "Van")
+DRIVERS = tuple(f"driver_{i}" for i in range(1000, 5001))
+VEHICLES = tuple(f"vehicle_{i}" for i in range(100, 1000))
+
+
+def _point(name: str) -> FieldSpec:
+    return FieldSpec(
+        name,
+        "object",
+        fields=(
+            FieldSpec("lat", "float", minimum=-90, maximum=90),
+            FieldSpec("lon", "float", minimum=-180, maximum=180),
+        ),
+    )
+
+
+FIELDS: tuple[FieldSpec, ...] = (
+    FieldSpec("trip_id", "str", role="id"),
+    FieldSpec("driver_id", "str", choices=DRIVERS, role="context"),
+    FieldSpec("vehicle_id", "str", choices=VEHICLES, role="context"),
+    FieldSpec("timestamp", "timestamp"),
+    _point("origin"),
+    _point("destination"),
+    FieldSpec("estimated_distance_km", "float", minimum=0, maximum=20_000),
+    FieldSpec("weather", "str", choices=WEATHER),
+    FieldSpec("temperature_celsius", "float", minimum=-60, maximum=60),
+    FieldSpec("day_of_week", "int", minimum=0, maximum=6),
+    FieldSpec("hour_of_day", "int", minimum=0, maximum=23),
+    FieldSpec("driver_rating", "float", minimum=0, maximum=5),
+    FieldSpec("vehicle_type", "str", choices=VEHICLE_TYPES),
+    FieldSpec("initial_estimated_travel_time_seconds", "int", minimum=0, maximum=10_000_000),
+    FieldSpec("simulated_actual_travel_time_seconds", "int", minimum=0, maximum=10_000_000,
+              role="target"),
+    FieldSpec("debug_traffic_factor", "float", role="debug"),
+    FieldSpec("debug_weather_factor", "float", role="debug"),
+    FieldSpec("debug_incident_delay_seconds", "int", role="debug"),
+    FieldSpec("debug_driver_factor", "float", role="debug"),
+)  # fmt: skip
+
+
+def haversine_km(a: dict[str, float], b: dict[str, float]) -> float:
+    """Great-circle distance in km (R = 6371 km, as the seed).
+
+    >>> round(haversine_km({"lat": 29.76, "lon": -95.37}, {"lat": 29.99, "lon": -95.34}), 2)
+    25.75
+    """
+    lat1, lat2 = math.radians(a["lat"]), math.radians(b["lat"])
+    dlat, dlon = lat2 - lat1, math.radians(b["lon"] - a["lon"])
+    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlon / 2) ** 2
+    return 2 * 6371.0 * math.asin(math.sqrt(h))
+
+
+def is_rush_hour(day_of_week: int, hour: int) -> bool:
+    return day_of_week < 5 and (6 <= hour <= 9 or 16 <= hour <= 19)
+
+
+def features(event: Event) -> Features:
+    """Distance and time features, plus their products with the contexts that scale a trip's
+    duration (rush hour, weekend, weather, driver), so a linear model can express
+    ``duration ≈ distance × factors``. No ``debug_*`` field is read."""
+    distance = haversine_km(event["origin"], event["destination"])
+    base = distance / AVG_SPEED_KMH * 3600.0
+    rush = float(is_rush_hour(event["day_of_week"], event["hour_of_day"]))
+    weekend = float(event["day_of_week"] >= 5)
+    x: Features = {
+        "distance_km": distance,
+        "base_seconds": base,
+        "initial_estimate": float(event["initial_estimated_travel_time_seconds"]),
+        "base_x_rush": base * rush,
+        "base_x_weekend": base * weekend,
+        "base_x_rating": base * event["driver_rating"],
+        "rush": rush,
+        "weekend": weekend,
+        "hour": float(event["hour_of_day"]),
+        "temperature": event["temperature_celsius"],
+        "driver_rating": event["driver_rating"],
+    }
+    for weather in WEATHER[2:]:
+        x[f"base_x_{weather}"] = base * (event["weather"] == weather)
+    x["weather"] = event["weather"]
+    x["vehicle_type"] = event["vehicle_type"]
+    return x
+
+
+NUMERIC = (
+    "distance_km", "base_seconds", "initial_estimate", "base_x_rush", "base_x_weekend",
+    "base_x_rating", "rush", "weekend", "hour", "temperature", "driver_rating",
+    *(f"base_x_{w}" for w in WEATHER[2:]),
+)  # fmt: skip
+CATEGORICAL = ("weather", "vehicle_type")
+MINUTES = 60.0
+
+
+def _linear() -> Any:
+    """Standardized features → LinearRegression on minutes (SGD is unstable on raw seconds)."""
+    from river import compose, linear_model, optim
+
+    from coelho.features import OneHot, Standardize
+
+    encode = (compose.Select(*NUMERIC) | Standardize()) + (compose.Select(*CATEGORICAL) | OneHot())
+    regressor = compose.TargetTransformRegressor(
+        linear_model.LinearRegression(optimizer=optim.SGD(0.01), intercept_lr=0.05),
+        func=partial(operator.mul, 1 / MINUTES),
+        inverse_func=partial(operator.mul, MINUTES),
+    )
+    return encode | regressor
+
+
+ARF_PARAMS: dict[str, Any] = {
+    "n_models": 10, "max_features": "sqrt", "aggregation_method": "median", "lambda_value": 6,
+    "disable_weighted_vote": True, "grace_period": 50, "delta": 0.01, "tau": 0.05,
+    "leaf_prediction": "adaptive", "model_selector_decay": 0.95, "min_samples_split": 5,
+    "binary_split": False, "max_size": 500.0, "seed": 42,
+}  # fmt: skip
+
+
+def _arf() -> Any:
+    """The seed's ARFRegressor, on the same leak-free features."""
+    from river import compose, drift, forest, metrics
+
+    from coelho.features import Standardize
+
+    arf = forest.ARFRegressor(
+        metric=metrics.MAE(),
+        drift_detector=drift.ADWIN(delta=0.002),
+        warning_detector=drift.ADWIN(delta=0.01),
+        **ARF_PARAMS,
+    )
+    # Leaf models are linear: numeric, standardized inputs only (weather enters via base_x_*);
+    # on raw seconds the adaptive leaves diverge.
+    return compose.Select(*NUMERIC) | Standardize() | arf
+
+
+def _metrics() -> tuple[MetricSpec, ...]:
+    from river import metrics, utils
+
+    return (
+        MetricSpec("MAE", metrics.MAE, "Mean absolute error in seconds.", False),
+        MetricSpec("RMSE", metrics.RMSE, "Root mean squared error: punishes large misses.", False),
+        MetricSpec("R2", metrics.R2, "Share of the duration's variance the model explains."),
+        MetricSpec("MAPE", metrics.MAPE, "Mean absolute error as a percentage.", False),
+        MetricSpec("SMAPE", metrics.SMAPE, "Symmetric percentage error (0-200).", False),
+        MetricSpec("MSE", metrics.MSE, "Mean squared error in seconds².", False),
+        MetricSpec("RMSLE", metrics.RMSLE, "RMSE of log durations: relative misses.", False),
+        MetricSpec("RollingMAE", lambda: utils.Rolling(metrics.MAE(), window_size=1000),
+                   "MAE over the last 1,000 trips: reacts to drift.", False),
+        MetricSpec("RollingRMSE", lambda: utils.Rolling(metrics.RMSE(), window_size=1000),
+                   "RMSE over the last 1,000 trips.", False),
+    )  # fmt: skip
+
+
+class EtaGenerator:
+    """The seed producer's trips; timestamps and traffic follow the (possibly synthetic) clock."""
+
+    def __init__(self, rng: random.Random, drift_after: int | None, clock: Clock) -> None:
+        self.rng = rng
+        self.drift_after = drift_after
+        self.clock = clock
+        self.count = 0
+
+    def next_interval(self) -> float:
+        return self.rng.uniform(0.1, 1.0)
+
+    def _point(self) -> dict[str, float]:
+        return {
+            "lat": round(self.rng.uniform(*LAT_RANGE), 6),
+            "lon": round(self.rng.uniform(*LON_RANGE), 6),
+        }
+
+    def next_event(self) -> Event:
+        r = self.rng
+        drifted = self.drift_after is not None and self.count >= self.drift_after
+        self.count += 1
+        now: datetime = self.clock()
+        origin, destination = self._point(), self._point()
+        while (
+            abs(origin["lat"] - destination["lat"]) < 0.001
+            and abs(origin["lon"] - destination["lon"]) < 0.001
+        ):
+            destination = self._point()
+        distance = haversine_km(origin, destination)
+        speed = 30.0 if drifted else AVG_SPEED_KMH
+        base = distance / speed * 3600.0
+        weather = r.choices(WEATHER, WEATHER_WEIGHTS)[0]
+        rating = round(r.uniform(3.5, 5.0), 1)
+        day, hour = now.weekday(), now.hour
+        if is_rush_hour(day, hour):
+            traffic = r.uniform(1.3, 2.0)
+        elif day >= 5:
+            traffic = r.uniform(0.8, 1.2)
+        else:
+            traffic = r.uniform(0.9, 1.4)
+        weather_factor = 1.0
+        if r.random() < (0.4 if drifted else 0.1) and weather in BAD_WEATHER_FACTOR:
+            weather_factor = r.uniform(*BAD_WEATHER_FACTOR[weather])
+        incident = r.randint(300, 1800) if r.random() < 0.02 else 0
+        driver_factor = 1 - (rating - 4.5) * 0.05
+        actual = base * traffic * weather_factor * driver_factor + incident + r.uniform(-60, 60)
+        return {
+            "trip_id": str(uuid.UUID(int=r.getrandbits(128), version=4)),
+            "driver_id": f"driver_{r.randint(1000, 5000)}",
+            "vehicle_id": f"vehicle_{r.randint(100, 999)}",
+            "timestamp": now.isoformat(),
+            "origin": origin,
+            "destination": destination,
+            "estimated_distance_km": round(distance, 2),
+            "weather": weather,
+            "temperature_celsius": round(r.uniform(15, 30), 1),
+            "day_of_week": day,
+            "hour_of_day": hour,
+            "driver_rating": rating,
+            "vehicle_type": r.choice(VEHICLE_TYPES),
+            "initial_estimated_travel_time_seconds": max(
+                60, int(distance / AVG_SPEED_KMH * 3600 * r.uniform(0.9, 1.1))
+            ),
+            "simulated_actual_travel_time_seconds": max(60, int(actual)),
+            "debug_traffic_factor": round(traffic, 2),
+            "debug_weather_factor": round(weather_factor, 2),
+            "debug_incident_delay_seconds": incident,
+            "debug_driver_factor": round(driver_factor, 2),
+        }
+
+
+DOMAIN = Domain(
+    key="eta",
+    title="Estimated Time of Arrival",
+    topic="estimated_time_of_arrival",
+    task="regression",
+    fields=FIELDS,
+    event_id="trip_id",
+    record_key="trip_id",
+    target="simulated_actual_travel_time_seconds",
+    features=features,
+    models={
+        "linear": ModelSpec(
+            "linear",
+            "Haversine distance × rush-hour/weekend/weather/driver interactions, standardized "
+            "→ LinearRegression(SGD 0.01) on minutes",
+            _linear,
+            {"optimizer": "SGD(0.01)", "intercept_lr": 0.05, "target_unit": "minutes"},
+        ),
+        "arf": ModelSpec(
+            "arf", "The seed's ARFRegressor (median, MAE) on leak-free features", _arf, ARF_PARAMS
+        ),
+    },
+    default_model="linear",
+    metrics=_metrics,
+    headline_metric="MAE",
+    generator=EtaGenerator,
+    seed_rate=1 / 0.55,
+    summary="Delivery time prediction",
+)

@@ -1,0 +1,50 @@
+"""Every error the platform raises on purpose, and the HTTP status it maps to.
+
+CoelhoError
+├── InvalidEvent        400  a field of an event or request is missing or wrong
+├── NotACloudEvent      400  the request is not a CloudEvent in binary or structured mode
+├── UnknownDomain       404  no domain of that name in the registry
+├── StateTampered       500  a state blob failed its HMAC check and was not unpickled
+└── ModelNotReady       503  no model state exists yet for the domain
+"""
+
+from __future__ import annotations
+
+
+class CoelhoError(Exception):
+    """Base class; ``status`` is the HTTP status a function answers with."""
+
+    status: int = 500
+
+    def to_dict(self) -> dict[str, str]:
+        return {"error": type(self).__name__, "message": str(self)}
+
+
+class InvalidEvent(CoelhoError):
+    """A field is missing, mistyped or out of range; ``field`` names it (dotted path)."""
+
+    status = 400
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+    def to_dict(self) -> dict[str, str]:
+        return {**super().to_dict(), "field": self.field}
+
+
+class NotACloudEvent(CoelhoError):
+    status = 400
+
+
+class UnknownDomain(CoelhoError):
+    status = 404
+
+
+class StateTampered(CoelhoError):
+    status = 500
+
+
+class ModelNotReady(CoelhoError):
+    status = 503

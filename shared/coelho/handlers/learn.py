@@ -1,0 +1,80 @@
+"""The learn function: validate a CloudEvent, append it to the domain's log, answer 202."""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import time
+
+import redis
+from flask import Request
+
+from coelho import domains, events, telemetry
+from coelho.errors import CoelhoError, StateTampered
+from coelho.handlers.http import Response, error_response, json_response, route
+from coelho.settings import Settings, model_choice
+from coelho.state import DomainWriter, EventLog, Keys
+
+log = logging.getLogger(__name__)
+
+
+class LearnService:
+    """Owns the Redis client, the log and this process's ``DomainWriter`` for one domain."""
+
+    def __init__(self, domain: str, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings.from_env()
+        self.domain = domains.get(domain)
+        self.client = redis.Redis.from_url(self.settings.redis_url)
+        self.keys = Keys(self.domain.key)
+        self.log = EventLog(self.client, self.domain.key, self.settings.dedupe_ttl_seconds)
+        self.writer = DomainWriter(
+            self.client, self.domain.key, self.settings, model_choice(self.domain.key)
+        )
+        self._verified = False
+        self.writer.start()
+        atexit.register(self.writer.stop)
+
+    def ready(self) -> tuple[bool, str]:
+        """Ready once the domain's state is known to load (or there is none yet)."""
+        if self.writer.error:
+            return False, self.writer.error
+        if not self._verified:
+            try:
+                self.writer.verify()
+            except StateTampered as exc:
+                return False, str(exc)
+            except redis.RedisError as exc:
+                return False, f"redis unavailable: {exc}"
+            self._verified = True
+        return True, "writer" if self.writer.holding else "state verified"
+
+    def learn(self, request: Request) -> Response:
+        started = time.perf_counter()
+        key = self.domain.key
+        try:
+            event = events.domain_event(self.domain, request.headers, request.get_data())
+        except CoelhoError as exc:
+            telemetry.EVENTS_REJECTED.labels(key, type(exc).__name__).inc()
+            self._count_rejected()
+            return error_response(exc)
+        try:
+            result = self.log.append(event.source, event.id, event.data, event.position)
+        except redis.RedisError as exc:
+            # 503 is retried by the Broker: the event is not lost, only delayed.
+            return json_response({"error": "Unavailable", "message": str(exc)}, 503)
+        telemetry.EVENTS_RECEIVED.labels(key).inc()
+        if result.duplicate:
+            telemetry.EVENTS_DUPLICATE.labels(key).inc()
+        else:
+            telemetry.EVENTS_APPENDED.labels(key).inc()
+        telemetry.LEARN_SECONDS.labels(key).observe(time.perf_counter() - started)
+        return "", 202
+
+    def _count_rejected(self) -> None:
+        try:
+            self.client.hincrby(self.keys.counters, "rejected", 1)
+        except redis.RedisError:
+            log.warning("could not count a rejected event for %s", self.domain.key)
+
+    def handle(self, request: Request) -> Response:
+        return route(request, self.learn, self.ready)

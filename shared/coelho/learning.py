@@ -1,0 +1,141 @@
+"""The prequential model of one domain: predict, update the metrics, then learn.
+
+``OnlineModel`` is the whole learnable state of a domain (pipeline, metrics, counters and the
+Kafka offsets it covers). It is what checkpoints pickle and what predict functions load, so it
+knows nothing about Redis or HTTP. The seed learned before predicting, which flatters every
+metric; here each event is scored by a model that has not seen it yet.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter, defaultdict
+from typing import Any
+
+from coelho.domains import Domain, get
+from coelho.domains.base import Event, Features
+
+
+class OnlineModel:
+    """A domain's pipeline plus its prequential metrics.
+
+    >>> from coelho.domains import get
+    >>> m = OnlineModel.create("eta")
+    >>> events = get("eta").produce(seed=1)
+    >>> for _ in range(3):
+    ...     m.learn(next(events))
+    >>> m.events_learned
+    3
+    """
+
+    def __init__(self, domain: str, model_name: str, pipeline: Any, metrics: dict[str, Any]):
+        self.domain = domain
+        self.model_name = model_name
+        self.pipeline = pipeline
+        self.metrics = metrics
+        self.events_learned = 0
+        self.offsets: dict[str, dict[int, int]] = {}
+        self.cluster_counts: Counter[int] = Counter()
+        self.cluster_profiles: dict[int, dict[str, Counter[Any]]] = {}
+
+    @classmethod
+    def create(cls, domain_key: str, model_name: str | None = None) -> OnlineModel:
+        domain = get(domain_key)
+        spec = domain.model(model_name)
+        metrics = {m.name: m.build() for m in domain.metrics()}
+        return cls(domain.key, spec.name, spec.build(), metrics)
+
+    @property
+    def spec(self) -> Domain:
+        return get(self.domain)
+
+    def learn(self, event: Event, position: tuple[str, int, int] | None = None) -> None:
+        """Apply one validated event prequentially; ``position`` is (topic, partition, offset)."""
+        domain = self.spec
+        x = domain.features(event)
+        if domain.task == "clustering":
+            self._learn_cluster(x, event)
+        else:
+            self._learn_supervised(domain, x, domain.label(event))
+        self.events_learned += 1
+        if position is not None:
+            topic, partition, offset = position
+            known = self.offsets.setdefault(topic, {})
+            known[partition] = max(offset, known.get(partition, -1))
+
+    def _learn_supervised(self, domain: Domain, x: Features, y: Any) -> None:
+        if domain.task == "binary":
+            proba = self.pipeline.predict_proba_one(x)
+            label = max(proba, key=proba.get) if proba else 0
+            for metric in self.metrics.values():
+                metric.update(y, label if metric.requires_labels else proba.get(1, 0.0))
+        else:
+            # Durations are never negative; an early linear model can be, and RMSLE would fail.
+            y_pred = max(0.0, float(self.pipeline.predict_one(x)))
+            for metric in self.metrics.values():
+                metric.update(y, y_pred)
+        self.pipeline.learn_one(copy.copy(x), y)
+
+    def _learn_cluster(self, x: Features, event: Event) -> None:
+        from coelho.domains.ecci import profile
+
+        clusterer = self._clusterer()
+        if clusterer.n_clusters > 1:
+            cluster = self.pipeline.predict_one(x)
+            x_t = self._transform(x)
+            for metric in self.metrics.values():
+                metric.update(x_t, cluster, clusterer.centers)
+            self.cluster_counts[cluster] += 1
+            per_feature = self.cluster_profiles.setdefault(cluster, defaultdict(Counter))
+            for name, value in profile(event).items():
+                per_feature[name][value] += 1
+        self.pipeline.learn_one(copy.copy(x))
+
+    def _clusterer(self) -> Any:
+        return list(self.pipeline.steps.values())[-1]
+
+    def _transform(self, x: Features) -> Features:
+        for step in list(self.pipeline.steps.values())[:-1]:
+            x = step.transform_one(x)
+        return x
+
+    def predict(self, event: Event) -> dict[str, Any]:
+        """The answer a predict function returns, by task (no learning, no metric update)."""
+        domain = self.spec
+        x = domain.features(event)
+        if domain.task == "binary":
+            probability = float(self.pipeline.predict_proba_one(x).get(1, 0.0))
+            return {"fraud_probability": probability, "is_fraud": probability >= 0.5}
+        if domain.task == "regression":
+            seconds = max(0.0, float(self.pipeline.predict_one(x)))
+            return {"eta_seconds": seconds, "eta_minutes": seconds / 60.0}
+        clusterer = self._clusterer()
+        cluster = int(self.pipeline.predict_one(x)) if clusterer.n_clusters else 0
+        return {"cluster": cluster, "n_clusters": int(clusterer.n_clusters)}
+
+    def metric_values(self) -> dict[str, float]:
+        """Current metrics as plain floats (NaN-free), plus model-structure counters."""
+        values: dict[str, float] = {}
+        for name, metric in self.metrics.items():
+            value = metric.get()
+            if isinstance(value, int | float) and value == value:
+                values[name] = float(value)
+        if self.spec.task == "binary":
+            values.update(self._confusion())
+        if self.spec.task == "clustering":
+            clusterer = self._clusterer()
+            values["n_clusters"] = float(clusterer.n_clusters)
+            values["n_micro_clusters"] = float(len(clusterer.micro_clusters))
+        return values
+
+    def _confusion(self) -> dict[str, float]:
+        for metric in self.metrics.values():
+            cm = getattr(metric, "cm", None)
+            if cm is not None:
+                return {
+                    "tp": float(cm[1][1]),
+                    "fp": float(cm[0][1]),
+                    "fn": float(cm[1][0]),
+                    "tn": float(cm[0][0]),
+                }
+        return {}

@@ -1,0 +1,98 @@
+"""The idempotent append-only event log of one domain (a Redis stream)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import redis
+
+from coelho.state.keys import Keys
+
+# KEYS: seen marker, log stream, counters. ARGV: dedupe ttl, then the entry's field/value pairs.
+_APPEND = """
+if redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
+  local id = redis.call('XADD', KEYS[2], '*', unpack(ARGV, 2))
+  redis.call('HINCRBY', KEYS[3], 'appended', 1)
+  return id
+end
+redis.call('HINCRBY', KEYS[3], 'duplicates_skipped', 1)
+return false
+"""
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    entry_id: str | None
+
+    @property
+    def duplicate(self) -> bool:
+        return self.entry_id is None
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    entry_id: str
+    event: dict[str, Any]
+    source: str
+    event_id: str
+    position: tuple[str, int, int] | None
+
+
+class EventLog:
+    """Append validated events once per CloudEvent (source, id); read them back in order."""
+
+    def __init__(self, client: redis.Redis, domain: str, dedupe_ttl_seconds: int) -> None:
+        self.client = client
+        self.keys = Keys(domain)
+        self.ttl = dedupe_ttl_seconds
+        self._append = client.register_script(_APPEND)
+
+    def append(
+        self,
+        source: str,
+        event_id: str,
+        event: dict[str, Any],
+        position: tuple[str, int, int] | None = None,
+    ) -> AppendResult:
+        digest = hashlib.sha1(f"{source}\n{event_id}".encode()).hexdigest()
+        topic, partition, offset = position if position else ("", -1, -1)
+        fields = ["d", json.dumps(event, separators=(",", ":")), "s", source, "i", event_id,
+                  "t", topic, "p", partition, "o", offset]  # fmt: skip
+        entry = self._append(
+            keys=[self.keys.seen(digest), self.keys.log, self.keys.counters],
+            args=[self.ttl, *fields],
+        )
+        return AppendResult(entry.decode() if entry else None)
+
+    def read_after(self, position: str, count: int, block_ms: int | None) -> list[LogEntry]:
+        """Entries strictly after ``position`` (a stream id; "0-0" for the start)."""
+        reply = self.client.xread({self.keys.log: position}, count=count, block=block_ms)
+        if not reply:
+            return []
+        return [_entry(entry_id, fields) for entry_id, fields in reply[0][1]]
+
+    def entries(self) -> list[LogEntry]:
+        """The whole retained log, oldest first (tests and the differential check)."""
+        return [_entry(i, f) for i, f in self.client.xrange(self.keys.log)]
+
+    def last_id(self) -> str:
+        info = self.client.xinfo_stream(self.keys.log) if self.client.exists(self.keys.log) else {}
+        last = info.get("last-generated-id", b"0-0") if info else b"0-0"
+        return last.decode() if isinstance(last, bytes) else str(last)
+
+
+def _entry(entry_id: bytes, fields: dict[bytes, bytes]) -> LogEntry:
+    partition = int(fields[b"p"])
+    position = None
+    if partition >= 0:
+        position = (fields[b"t"].decode(), partition, int(fields[b"o"]))
+    return LogEntry(
+        entry_id=entry_id.decode(),
+        event=json.loads(fields[b"d"]),
+        source=fields[b"s"].decode(),
+        event_id=fields[b"i"].decode(),
+        position=position,
+    )

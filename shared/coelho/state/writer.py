@@ -1,0 +1,247 @@
+"""The single writer of a domain: holds the lease, applies the log, checkpoints.
+
+Each learn process runs one ``DomainWriter`` thread per domain it serves. All of them compete
+for the lease; the holder applies every log entry after its checkpoint, in order, and the others
+wait. See the package docstring for the invariants.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import threading
+import time
+from typing import Any
+
+import redis
+
+from coelho import telemetry
+from coelho.errors import StateTampered
+from coelho.learning import OnlineModel
+from coelho.settings import Settings
+from coelho.state.checkpoint import CheckpointStore
+from coelho.state.keys import DEAD_LETTERS, Keys
+from coelho.state.log import EventLog, LogEntry
+
+log = logging.getLogger(__name__)
+
+# KEYS: lease. ARGV: token, ttl ms. Renew only our own lease.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+# KEYS: lease, stats, history. ARGV: token, then field/value pairs, history point JSON or "".
+_PUBLISH = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local n = #ARGV
+redis.call('HSET', KEYS[2], unpack(ARGV, 2, n - 1))
+if ARGV[n] ~= '' then
+  redis.call('XADD', KEYS[3], 'MAXLEN', '~', '5000', '*', 'p', ARGV[n])
+end
+return 1
+"""
+
+BATCH = 500
+HISTORY_EVERY_SECONDS = 1.0
+
+
+class DomainWriter:
+    """Competes for the lease of ``domain`` and, while holding it, keeps the model current."""
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        domain: str,
+        settings: Settings,
+        model_name: str | None = None,
+    ) -> None:
+        self.client = client
+        self.domain = domain
+        self.settings = settings
+        self.model_name = model_name
+        self.keys = Keys(domain)
+        self.log = EventLog(client, domain, settings.dedupe_ttl_seconds)
+        self.store = CheckpointStore(client, domain, settings.state_key)
+        self._renew = client.register_script(_RENEW)
+        self._release = client.register_script(_RELEASE)
+        self._publish = client.register_script(_PUBLISH)
+        self.token = secrets.token_hex(16)
+        self.model: OnlineModel | None = None
+        self.position = "0-0"
+        self.version = 0
+        self.error: str | None = None
+        self._since_checkpoint = 0
+        self._last_checkpoint = time.monotonic()
+        self._last_history = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    def verify(self) -> None:
+        """Load and verify the current checkpoint once (readiness); raises ``StateTampered``."""
+        self.store.load()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"writer-{self.domain}", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop the loop; a holder checkpoints and hands the lease over at once."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self.holding:
+            try:
+                if self._since_checkpoint:
+                    self.checkpoint()
+                self._release(keys=[self.keys.lease], args=[self.token])
+            except redis.RedisError:
+                log.warning("writer %s: could not checkpoint on stop", self.domain)
+            self._drop()
+
+    @property
+    def holding(self) -> bool:
+        return self.model is not None
+
+    # -- loop ------------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                if self.holding:
+                    self._step()
+                elif self._acquire():
+                    self._restore()
+                else:
+                    self._stop.wait(self.settings.lease_ms / 3000)
+            except StateTampered as exc:
+                # Never overwrite state we cannot verify: stop learning, keep appending.
+                self.error = str(exc)
+                self._drop()
+                log.error("%s", exc)
+                self._stop.wait(self.settings.lease_ms / 1000)
+            except redis.RedisError as exc:
+                log.warning("writer %s: redis error %s; retrying", self.domain, exc)
+                self._drop()
+                self._stop.wait(0.5)
+
+    def _acquire(self) -> bool:
+        return bool(self.client.set(self.keys.lease, self.token, nx=True,
+                                    px=self.settings.lease_ms))  # fmt: skip
+
+    def _restore(self) -> None:
+        checkpoint = self.store.load()
+        if checkpoint is None:
+            self.model = OnlineModel.create(self.domain, self.model_name)
+            self.position, self.version = "0-0", 0
+        else:
+            self.model = checkpoint.model
+            self.position, self.version = checkpoint.position, checkpoint.version
+            telemetry.CHECKPOINT_BYTES.labels(self.domain).set(checkpoint.size)
+        self.error = None
+        self._since_checkpoint = 0
+        self._last_checkpoint = time.monotonic()
+        telemetry.IS_WRITER.labels(self.domain).set(1)
+        log.info("writer %s: lease taken at version %d", self.domain, self.version)
+
+    def _drop(self) -> None:
+        self.model = None
+        telemetry.IS_WRITER.labels(self.domain).set(0)
+
+    def _renew_lease(self) -> bool:
+        if self._renew(keys=[self.keys.lease], args=[self.token, self.settings.lease_ms]):
+            return True
+        log.warning("writer %s: lease lost; dropping in-memory state", self.domain)
+        self._drop()
+        return False
+
+    def _step(self) -> None:
+        if not self._renew_lease():
+            return
+        entries = self.log.read_after(self.position, BATCH, block_ms=200)
+        renewed = time.monotonic()
+        for entry in entries:
+            self._apply(entry)
+            if time.monotonic() - renewed > self.settings.lease_ms / 3000:
+                if not self._renew_lease():
+                    return
+                renewed = time.monotonic()
+        if entries:
+            self._publish_stats()
+        due = time.monotonic() - self._last_checkpoint >= self.settings.checkpoint_seconds
+        if self._since_checkpoint >= self.settings.checkpoint_every or (
+            due and self._since_checkpoint
+        ):
+            self.checkpoint()
+
+    def _apply(self, entry: LogEntry) -> None:
+        assert self.model is not None
+        try:
+            self.model.learn(entry.event, entry.position)
+            telemetry.EVENTS_LEARNED.labels(self.domain).inc()
+        except Exception as exc:  # noqa: BLE001 - one poisonous entry must not stop the domain
+            telemetry.APPLY_ERRORS.labels(self.domain).inc()
+            log.exception("writer %s: entry %s failed", self.domain, entry.entry_id)
+            self.client.xadd(
+                DEAD_LETTERS,
+                {"domain": self.domain, "source": entry.source, "id": entry.event_id,
+                 "reason": f"apply failed: {exc!r}", "data": json.dumps(entry.event)},
+                maxlen=10_000, approximate=True,
+            )  # fmt: skip
+        self.position = entry.entry_id
+        self._since_checkpoint += 1
+
+    def checkpoint(self) -> None:
+        """Store the model as covering the log up to ``self.position`` (fenced by the lease)."""
+        if self.model is None:
+            return
+        version = self.store.save(self.model, self.position, self.model.events_learned, self.token)
+        if version is None:
+            self._drop()
+            return
+        self.version = version
+        self._since_checkpoint = 0
+        self._last_checkpoint = time.monotonic()
+        telemetry.STATE_VERSION.labels(self.domain).set(version)
+        self._publish_stats()
+
+    def _publish_stats(self) -> None:
+        assert self.model is not None
+        metrics = self.model.metric_values()
+        for name, value in metrics.items():
+            telemetry.PREQUENTIAL.labels(self.domain, name).set(value)
+        lag = self._lag()
+        telemetry.LOG_LAG.labels(self.domain).set(lag)
+        now = time.time()
+        history = ""
+        if now - self._last_history >= HISTORY_EVERY_SECONDS:
+            self._last_history = now
+            history = json.dumps({"t": now, "n": self.model.events_learned, "m": metrics})
+        fields: dict[str, Any] = {
+            "events_learned": self.model.events_learned,
+            "state_version": self.version,
+            "metrics": json.dumps(metrics),
+            "offsets": json.dumps(self.model.offsets),
+            "model": self.model.model_name,
+            "position": self.position,
+            "lag": lag,
+            "updated_at": now,
+        }
+        args = [self.token, *(v for kv in fields.items() for v in kv), history]
+        self._publish(keys=[self.keys.lease, self.keys.stats, self.keys.history], args=args)
+
+    def _lag(self) -> int:
+        appended = self.client.hget(self.keys.counters, "appended")
+        return max(0, int(appended or 0) - self._applied_total())
+
+    def _applied_total(self) -> int:
+        assert self.model is not None
+        return self.model.events_learned

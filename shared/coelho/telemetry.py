@@ -1,0 +1,41 @@
+"""Prometheus metrics shared by all functions; names are the contract of the alert rules."""
+
+from __future__ import annotations
+
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+
+EVENTS_RECEIVED = Counter(
+    "coelho_events_received", "Learn requests carrying a valid event", ["domain"]
+)
+EVENTS_APPENDED = Counter("coelho_events_appended", "Events appended to the log", ["domain"])
+EVENTS_DUPLICATE = Counter(
+    "coelho_events_duplicate", "Redelivered events skipped by (source, id)", ["domain"]
+)
+EVENTS_REJECTED = Counter(
+    "coelho_events_rejected", "Malformed events answered with a 4xx", ["domain", "reason"]
+)
+EVENTS_LEARNED = Counter(
+    "coelho_events_learned", "Events applied to the model by this writer", ["domain"]
+)
+APPLY_ERRORS = Counter(
+    "coelho_apply_errors", "Log entries the model raised on (skipped, dead-lettered)", ["domain"]
+)
+LEARN_SECONDS = Histogram(
+    "coelho_learn_request_seconds", "Learn request handling time", ["domain"],
+    buckets=LATENCY_BUCKETS,
+)  # fmt: skip
+LOG_LAG = Gauge("coelho_log_lag_events", "Appended but not yet applied events", ["domain"])
+STATE_VERSION = Gauge("coelho_state_version", "Latest checkpoint version", ["domain"])
+CHECKPOINT_BYTES = Gauge("coelho_checkpoint_bytes", "Size of the latest checkpoint", ["domain"])
+PREQUENTIAL = Gauge(
+    "coelho_prequential_metric", "Current prequential metric value", ["domain", "metric"]
+)
+IS_WRITER = Gauge("coelho_is_writer", "1 while this process holds the writer lease", ["domain"])
+DEAD_LETTERS = Counter("coelho_dead_letters", "Events received by the dead-letter sink", ["domain"])
+
+
+def exposition() -> tuple[bytes, int, dict[str, str]]:
+    """A Flask-style response with the process's metrics in the text format."""
+    return generate_latest(), 200, {"Content-Type": CONTENT_TYPE_LATEST}
