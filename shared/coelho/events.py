@@ -66,7 +66,9 @@ def kafka_position(event: CloudEvent) -> tuple[str, int, int] | None:
     try:
         return source.rsplit("#", 1)[1], int(partition), int(offset)
     except ValueError:
-        raise InvalidEvent("knativekafkapartition", "partition and offset must be integers") from None
+        raise InvalidEvent(
+            "knativekafkapartition", "partition and offset must be integers"
+        ) from None
 
 
 def domain_event(domain: Domain, headers: Mapping[str, str], body: bytes) -> DomainEvent:
@@ -75,6 +77,8 @@ def domain_event(domain: Domain, headers: Mapping[str, str], body: bytes) -> Dom
     attrs = event.get_attributes()
     routed = attrs.get("domain")
     if routed is not None and routed != domain.key:
-        raise InvalidEvent("domain", f"event is for {routed!r}, this function learns {domain.key!r}")
+        raise InvalidEvent(
+            "domain", f"event is for {routed!r}, this function learns {domain.key!r}"
+        )
     data = domain.validate(payload(event))
     return DomainEvent(str(attrs["source"]), str(attrs["id"]), data, kafka_position(event))

@@ -74,6 +74,9 @@ class Domain:
     seed_rate: float
     summary: str = ""
 
+    def __repr__(self) -> str:
+        return f"Domain({self.key!r})"
+
     def validate(self, data: Any) -> Event:
         """A clean copy of ``data`` or ``InvalidEvent`` naming the bad field."""
         return validate(self.fields, data)
