@@ -18,6 +18,7 @@ class Settings:
     checkpoint_seconds: float
     dedupe_ttl_seconds: int
     lease_ms: int
+    log_retention: int
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -28,6 +29,7 @@ class Settings:
             checkpoint_seconds=float(_env("COELHO_CHECKPOINT_SECONDS", "2.0")),
             dedupe_ttl_seconds=int(_env("COELHO_DEDUPE_TTL_SECONDS", str(7 * 24 * 3600))),
             lease_ms=int(_env("COELHO_LEASE_MS", "3000")),
+            log_retention=int(_env("COELHO_LOG_RETENTION", "10000")),
         )
 
 

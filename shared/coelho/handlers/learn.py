@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
+import threading
 import time
 
 import redis
@@ -12,6 +14,7 @@ from flask import Request
 from coelho import domains, events, telemetry
 from coelho.errors import CoelhoError, StateTampered
 from coelho.handlers.http import Response, error_response, json_response, route
+from coelho.recovery import restorer
 from coelho.settings import Settings, model_choice
 from coelho.state import DomainWriter, EventLog, Keys
 
@@ -27,12 +30,34 @@ class LearnService:
         self.client = redis.Redis.from_url(self.settings.redis_url)
         self.keys = Keys(self.domain.key)
         self.log = EventLog(self.client, self.domain.key, self.settings.dedupe_ttl_seconds)
-        self.writer = DomainWriter(
-            self.client, self.domain.key, self.settings, model_choice(self.domain.key)
-        )
+        self.writer = self._new_writer()
+        self._writer_pid: int | None = None
+        self._start_lock = threading.Lock()
         self._verified = False
-        self.writer.start()
-        atexit.register(self.writer.stop)
+
+    def _new_writer(self) -> DomainWriter:
+        choice = model_choice(self.domain.key)
+        return DomainWriter(
+            self.client, self.domain.key, self.settings, choice,
+            restore=restorer(self.client, self.settings.state_key, choice),
+        )  # fmt: skip
+
+    def _ensure_writer(self) -> None:
+        """Start the writer in the process that serves requests.
+
+        functions-framework imports ``main.py`` in gunicorn's master and forks the worker: a
+        thread started at import would run in the master, and any lock it held at fork time
+        would stay locked forever in the worker.
+        """
+        if self._writer_pid == os.getpid():
+            return
+        with self._start_lock:
+            if self._writer_pid == os.getpid():
+                return
+            self.writer = self._new_writer()
+            self.writer.start()
+            atexit.register(self.writer.stop)
+            self._writer_pid = os.getpid()
 
     def ready(self) -> tuple[bool, str]:
         """Ready once the domain's state is known to load (or there is none yet)."""
@@ -77,4 +102,5 @@ class LearnService:
             log.warning("could not count a rejected event for %s", self.domain.key)
 
     def handle(self, request: Request) -> Response:
+        self._ensure_writer()
         return route(request, self.learn, self.ready)

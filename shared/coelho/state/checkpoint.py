@@ -10,6 +10,7 @@ import gc
 import hashlib
 import hmac
 import pickle
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,14 +22,28 @@ import redis
 from coelho.errors import StateTampered
 from coelho.state.keys import Keys
 
-# KEYS: lease, checkpoint hash, log. ARGV: token, blob, mac, position, events, model, now.
+# KEYS: lease, checkpoint hash, log. ARGV: token, blob, mac, position, events, model, now,
+# retention. Entries are trimmed only when the checkpoint covers them AND they are older than
+# the newest ``retention`` entries (kept for audits, replays and the differential tests).
 _SAVE = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local version = redis.call('HINCRBY', KEYS[2], 'version', 1)
 redis.call('HSET', KEYS[2], 'blob', ARGV[2], 'mac', ARGV[3], 'position', ARGV[4],
            'events_learned', ARGV[5], 'model', ARGV[6], 'saved_at', ARGV[7],
            'bytes', string.len(ARGV[2]))
-redis.call('XTRIM', KEYS[3], 'MINID', ARGV[4])
+local keep = tonumber(ARGV[8])
+if keep == 0 then
+  redis.call('XTRIM', KEYS[3], 'MINID', ARGV[4])
+elseif redis.call('XLEN', KEYS[3]) > keep then
+  local newest = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', keep)
+  local cutoff = newest[#newest][1]
+  local a, b = string.match(cutoff, '(%d+)-(%d+)')
+  local c, d = string.match(ARGV[4], '(%d+)-(%d+)')
+  if tonumber(c) < tonumber(a) or (tonumber(c) == tonumber(a) and tonumber(d) < tonumber(b)) then
+    cutoff = ARGV[4]
+  end
+  redis.call('XTRIM', KEYS[3], 'MINID', cutoff)
+end
 return version
 """
 
@@ -40,6 +55,12 @@ class Checkpoint:
     version: int
     saved_at: float
     size: int
+
+
+# Unpickling imports River modules on first use; two threads doing it at once in a fresh
+# process can see a half-initialised module (River's packages import each other), so loads
+# are serialised. They are rare: a restore, a readiness check, a predict reload.
+_LOAD_LOCK = threading.Lock()
 
 
 def sign(blob: bytes, key: bytes) -> str:
@@ -67,13 +88,16 @@ def loads_verified(blob: bytes, mac: str, key: bytes, what: str) -> Any:
     """Unpickle ``blob`` only if ``mac`` is its tag under ``key``; else ``StateTampered``."""
     if not hmac.compare_digest(sign(blob, key), mac):
         raise StateTampered(f"{what}: HMAC does not verify; refusing to unpickle")
-    with _gc_paused():
+    with _LOAD_LOCK, _gc_paused():
         return pickle.loads(blob)
 
 
 class CheckpointStore:
-    def __init__(self, client: redis.Redis, domain: str, key: bytes) -> None:
+    def __init__(
+        self, client: redis.Redis, domain: str, key: bytes, log_retention: int = 0
+    ) -> None:
         self.client = client
+        self.log_retention = log_retention
         self.domain = domain
         self.keys = Keys(domain)
         self.key = key
@@ -105,14 +129,7 @@ class CheckpointStore:
         blob = dumps(model)
         version = self._save(
             keys=[self.keys.lease, self.keys.checkpoint, self.keys.log],
-            args=[
-                token,
-                blob,
-                sign(blob, self.key),
-                position,
-                events_learned,
-                getattr(model, "model_name", ""),
-                time.time(),
-            ],  # fmt: skip
-        )
+            args=[token, blob, sign(blob, self.key), position, events_learned,
+                  getattr(model, "model_name", ""), time.time(), self.log_retention],
+        )  # fmt: skip
         return None if int(version) < 0 else int(version)

@@ -47,3 +47,13 @@ class Keys:
     def history(self) -> str:
         """Capped stream of metric points for the dashboard's time series."""
         return self._k("history")
+
+    @property
+    def snapshot(self) -> str:
+        """Hash: state_version, registered_version, run_id of the last MLflow snapshot."""
+        return self._k("snapshot")
+
+    @property
+    def snapshot_lock(self) -> str:
+        """Held (with a TTL) by the snapshot function while it registers this domain."""
+        return self._k("snapshot:lock")

@@ -12,6 +12,7 @@ import logging
 import secrets
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import redis
@@ -61,14 +62,18 @@ class DomainWriter:
         domain: str,
         settings: Settings,
         model_name: str | None = None,
+        restore: Callable[[str], OnlineModel | None] | None = None,
     ) -> None:
         self.client = client
+        # Called when the lease is taken and no checkpoint exists (state lost or never made):
+        # may return a model restored from elsewhere (coelho.recovery: the model registry).
+        self.restore = restore
         self.domain = domain
         self.settings = settings
         self.model_name = model_name
         self.keys = Keys(domain)
         self.log = EventLog(client, domain, settings.dedupe_ttl_seconds)
-        self.store = CheckpointStore(client, domain, settings.state_key)
+        self.store = CheckpointStore(client, domain, settings.state_key, settings.log_retention)
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
         self._publish = client.register_script(_PUBLISH)
@@ -139,8 +144,10 @@ class DomainWriter:
 
     def _restore(self) -> None:
         checkpoint = self.store.load()
+        restored = None
         if checkpoint is None:
-            self.model = OnlineModel.create(self.domain, self.model_name)
+            restored = self._recover()
+            self.model = restored or OnlineModel.create(self.domain, self.model_name)
             self.position, self.version = "0-0", 0
         else:
             self.model = checkpoint.model
@@ -151,6 +158,22 @@ class DomainWriter:
         self._last_checkpoint = time.monotonic()
         telemetry.IS_WRITER.labels(self.domain).set(1)
         log.info("writer %s: lease taken at version %d", self.domain, self.version)
+        if restored is not None:
+            self.checkpoint()  # fenced: a writer that lost the lease meanwhile drops the model
+
+    def _recover(self) -> OnlineModel | None:
+        if self.restore is None:
+            return None
+        try:
+            model = self.restore(self.domain)
+        except Exception:  # noqa: BLE001 - without the registry, learn from scratch, don't stall
+            log.exception("writer %s: restore failed; starting from scratch", self.domain)
+            return None
+        if model is not None and not self._renew(
+            keys=[self.keys.lease], args=[self.token, self.settings.lease_ms]
+        ):
+            self._acquire()  # the restore outlasted the lease; nobody else took it, or fencing
+        return model
 
     def _drop(self) -> None:
         self.model = None
