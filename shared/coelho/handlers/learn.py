@@ -34,6 +34,12 @@ class LearnService:
         self._writer_pid: int | None = None
         self._start_lock = threading.Lock()
         self._verified = False
+        # Label children bound once: ``labels()`` takes a lock and a dict lookup per call.
+        key = self.domain.key
+        self._received = telemetry.EVENTS_RECEIVED.labels(key)
+        self._appended = telemetry.EVENTS_APPENDED.labels(key)
+        self._duplicates = telemetry.EVENTS_DUPLICATE.labels(key)
+        self._seconds = telemetry.LEARN_SECONDS.labels(key)
 
     def _new_writer(self) -> DomainWriter:
         choice = model_choice(self.domain.key)
@@ -87,12 +93,9 @@ class LearnService:
         except redis.RedisError as exc:
             # 503 is retried by the Broker: the event is not lost, only delayed.
             return json_response({"error": "Unavailable", "message": str(exc)}, 503)
-        telemetry.EVENTS_RECEIVED.labels(key).inc()
-        if result.duplicate:
-            telemetry.EVENTS_DUPLICATE.labels(key).inc()
-        else:
-            telemetry.EVENTS_APPENDED.labels(key).inc()
-        telemetry.LEARN_SECONDS.labels(key).observe(time.perf_counter() - started)
+        self._received.inc()
+        (self._duplicates if result.duplicate else self._appended).inc()
+        self._seconds.observe(time.perf_counter() - started)
         return "", 202
 
     def _count_rejected(self) -> None:

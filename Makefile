@@ -1,0 +1,65 @@
+# COELHO RealTime Serverless: every target sets up what it needs, and re-running is cheap.
+#   make up     local stack (Kafka, Redis, functions, eventing emulator, Prometheus)
+#   make test   the test suite against real servers started by fixtures
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+KAFKA_LIBS := .coelho/kafka/libs
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+# binary:debian-package pairs; a package is installed only when its binary is missing
+DEPS := redis-server:redis-server prometheus:prometheus chromium:chromium \
+        chromedriver:chromium-driver java:openjdk-17-jre-headless mvn:maven
+
+.PHONY: help deps venv kafka-jars up down test bench lint format
+
+help:
+	@echo "targets: deps venv kafka-jars up down test bench lint format (k3d-* in k3d/targets.mk)"
+
+deps:
+	@missing=""; \
+	for pair in $(DEPS); do \
+		command -v "$${pair%%:*}" >/dev/null || missing="$$missing $${pair#*:}"; \
+	done; \
+	if [ -n "$$missing" ]; then \
+		echo "deps: installing$$missing"; \
+		$(SUDO) apt-get update -q && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q $$missing; \
+	else echo "deps: all present"; fi
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+kafka-jars: venv
+	$(BIN)/python -c 'from pathlib import Path; from coelho.stack.kafka import fetch_jars; \
+		print("kafka jars:", fetch_jars(Path("$(KAFKA_LIBS)")))'
+
+up: deps venv kafka-jars
+	$(BIN)/coelho up
+
+down: venv
+	$(BIN)/coelho down
+
+test: deps venv kafka-jars
+	$(BIN)/pytest
+
+bench: deps venv kafka-jars
+	$(BIN)/python -m tests.bench
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+-include k3d/targets.mk

@@ -1,0 +1,138 @@
+"""``coelho``: run the local stack and talk to it (parse -> call -> print, nothing more).
+
+coelho up [--detach] [--no-producers]   start Kafka, Redis, functions, emulator, ...
+coelho down                              stop a detached stack and wait for it
+coelho produce DOMAIN --count N          send synthetic events to the stack's Kafka
+coelho status [--json]                   addresses and per-domain learning counters
+coelho invoke|models|promote|snapshot    predict and model registry (coelho.cli_models)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from coelho import cli_models
+from coelho.stack.config import StackConfig
+from coelho.stack.control import NotRunning, detach, down, running_stack
+from coelho.stack.processes import StartupError
+from coelho.stack.render import domains_table, services_table
+
+
+def _domains() -> list[str]:
+    from coelho.domains import REGISTRY
+
+    return sorted(REGISTRY)
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="coelho", description=__doc__.splitlines()[0])
+    sub = top.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start the local stack (Ctrl-C stops it)")
+    up.add_argument("--detach", action="store_true", help="run in the background")
+    up.add_argument("--no-producers", action="store_true", help="start no synthetic producers")
+    sub.add_parser("down", help="stop a running stack")
+    produce = sub.add_parser("produce", help="send synthetic events of one domain")
+    produce.add_argument("domain", choices=_domains())
+    produce.add_argument("--count", type=int, default=None, help="events to send (default: all)")
+    produce.add_argument("--seed", type=int, default=None)
+    produce.add_argument(
+        "--rate", type=float, default=None, help="events/s (default: the seed's pace; 0: max)"
+    )
+    produce.add_argument("--drift-after", type=int, default=None, help="switch distribution")
+    status = sub.add_parser("status", help="addresses and per-domain counters")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    cli_models.add_parsers(sub, _domains())
+    return top
+
+
+def cmd_up(config: StackConfig, args: argparse.Namespace) -> int:
+    producers = not args.no_producers
+    if args.detach:
+        data = detach(config, producers=producers)
+        print("\n" + services_table(data["services"]))
+        print(f"\nlogs: {config.logs}   stop: `coelho down`")
+        return 0
+    from coelho.stack.control import refuse_second_stack
+    from coelho.stack.supervisor import Supervisor
+
+    refuse_second_stack(config)
+    return Supervisor(config, producers=producers).run()
+
+
+def cmd_down(config: StackConfig, args: argparse.Namespace) -> int:
+    stopped = down(config)
+    print(f"stopped {len(stopped)} processes" if stopped else f"no stack running in {config.home}")
+    return 0
+
+
+def kafka_bootstrap(config: StackConfig) -> str:
+    """The running stack's Kafka, else ``$COELHO_KAFKA_BOOTSTRAP``."""
+    try:
+        return str(running_stack(config)["services"]["kafka"])
+    except NotRunning:
+        if config.external_kafka:
+            return config.external_kafka
+        raise
+
+
+def cmd_produce(config: StackConfig, args: argparse.Namespace) -> int:
+    from coelho.producer import run
+
+    bootstrap = kafka_bootstrap(config)
+    sent = run(args.domain, bootstrap, count=args.count, seed=args.seed, rate=args.rate,
+               drift_after=args.drift_after)  # fmt: skip
+    print(f"sent {sent} {args.domain} events to {bootstrap}")
+    return 0
+
+
+def collect_status(config: StackConfig) -> dict[str, Any]:
+    import redis
+
+    from coelho.status import collect
+
+    services = dict(running_stack(config)["services"])
+    client = redis.Redis.from_url(services["redis"])
+    try:
+        status = {"services": services, "domains": collect(client)}
+    finally:
+        client.close()
+    cli_models.extend_status(status)
+    return status
+
+
+def cmd_status(config: StackConfig, args: argparse.Namespace) -> int:
+    status = collect_status(config)
+    if args.json:
+        print(json.dumps(status, indent=2, sort_keys=True))
+    else:
+        print(services_table(status["services"]) + "\n\n" + domains_table(status["domains"]))
+    return 0
+
+
+COMMANDS = {"up": cmd_up, "down": cmd_down, "produce": cmd_produce, "status": cmd_status,
+            **cli_models.COMMANDS}  # fmt: skip
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(
+        level=os.environ.get("COELHO_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    logging.getLogger("kafka").setLevel(logging.WARNING)  # kafka-python is chatty at INFO
+    config = StackConfig.from_env()
+    try:
+        return COMMANDS[args.command](config, args)
+    except (NotRunning, StartupError, FileNotFoundError) as exc:
+        print(f"coelho {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

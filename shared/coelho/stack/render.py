@@ -1,0 +1,46 @@
+"""Terminal output of the stack: one progress line per component, then a table of URLs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+CHECK = "\u2713"
+
+
+def progress_line(name: str, address: str, seconds: float) -> str:
+    return f"  {CHECK} {name:<16} {address:<34} {seconds:5.1f} s"
+
+
+def table(rows: Iterable[Sequence[str]], headers: Sequence[str]) -> str:
+    """A plain table, each column as wide as its widest cell."""
+    all_rows = [[str(c) for c in headers], *([str(c) for c in row] for row in rows)]
+    widths = [max(len(r[i]) for r in all_rows) for i in range(len(headers))]
+    lines = [
+        "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)).rstrip() for r in all_rows
+    ]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
+
+
+def services_table(services: Mapping[str, str]) -> str:
+    return table(services.items(), ("service", "address"))
+
+
+def domains_table(domains: Mapping[str, Mapping[str, Any]]) -> str:
+    """One row per domain: counters, state version and its metrics."""
+    rows = []
+    for key, info in domains.items():
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in (info.get("metrics") or {}).items())
+        rows.append(
+            (
+                key,
+                str(info.get("events_learned", 0)),
+                str(info.get("duplicates_skipped", 0)),
+                str(info.get("dead_lettered", 0)),
+                str(info.get("state_version", 0)),
+                metrics or "-",
+            )
+        )
+    headers = ("domain", "learned", "duplicates", "dead-lettered", "version", "metrics")
+    return table(rows, headers)

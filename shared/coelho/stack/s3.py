@@ -1,0 +1,149 @@
+"""An S3-compatible server on 127.0.0.1 for MLflow artifacts: MinIO when a binary exists, else moto.
+
+MinIO is used when ``$COELHO_MINIO_BIN``, ``<home>/bin/minio`` or a ``minio`` on PATH exists
+(``go install github.com/minio/minio@latest`` builds one; see ``minio_binary``). Otherwise
+moto's standalone server (``moto_server``, a PyPI package in the dev extras) stands in; it keeps
+objects in memory, which is enough for tests and a throw-away stack. Either way the buckets
+``mlflow-artifacts`` and ``raw-data`` are created with boto3 before ``start()`` returns.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from coelho.stack.ports import HOST, free_port
+from coelho.stack.probes import http_ok
+from coelho.stack.processes import Child
+
+BUCKETS = ("mlflow-artifacts", "raw-data")
+REGION = "us-east-1"
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key: str
+    secret_key: str
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> Credentials:
+        """Random credentials kept in ``path`` (0600), so a restarted MinIO keeps its data."""
+        if not path.exists():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w") as fh:
+                fh.write(f"coelho-{secrets.token_hex(4)}\n{secrets.token_hex(20)}\n")
+        access, secret = path.read_text().split()[:2]
+        return cls(access, secret)
+
+
+def minio_binary(home: Path | None = None) -> str | None:
+    """A MinIO server binary if one is installed, else None (never builds one)."""
+    candidates = [os.environ.get("COELHO_MINIO_BIN", "")]
+    if home is not None:
+        candidates.append(str(home / "bin" / "minio"))
+    candidates.append(shutil.which("minio") or "")
+    return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
+
+
+def moto_binary() -> str:
+    beside = Path(sys.executable).with_name("moto_server")
+    return str(beside) if beside.exists() else (shutil.which("moto_server") or "moto_server")
+
+
+def s3_env(endpoint: str, credentials: Credentials) -> dict[str, str]:
+    """What boto3 and an MLflow server need to reach this S3 server."""
+    return {
+        "MLFLOW_S3_ENDPOINT_URL": endpoint,
+        "AWS_ACCESS_KEY_ID": credentials.access_key,
+        "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
+        "AWS_DEFAULT_REGION": REGION,
+    }
+
+
+def create_buckets(endpoint: str, credentials: Credentials, buckets: tuple[str, ...] = BUCKETS):
+    """Create each bucket that does not exist yet (idempotent)."""
+    import boto3
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id=credentials.access_key,
+        aws_secret_access_key=credentials.secret_key,
+        region_name=REGION,
+    )
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    for bucket in buckets:
+        if bucket not in existing:
+            s3.create_bucket(Bucket=bucket)
+
+
+class S3Server:
+    """One S3-compatible server; ``kind`` is ``minio`` or ``moto`` after ``start()``."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        home: Path | None = None,
+        log_path: Path | None = None,
+        prefer: str = "auto",
+    ) -> None:
+        self.data_dir = data_dir
+        self.port = port or free_port()
+        self.log_path = log_path or data_dir / "s3.log"
+        self.home = home
+        self.prefer = prefer
+        self.kind = ""
+        self.credentials = Credentials.load_or_create(data_dir / "credentials")
+        self.child: Child | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def env(self) -> dict[str, str]:
+        return s3_env(self.endpoint, self.credentials)
+
+    def argv(self) -> tuple[list[str], dict[str, str], str]:
+        minio = None if self.prefer == "moto" else minio_binary(self.home)
+        if minio:
+            env = {**os.environ, "MINIO_ROOT_USER": self.credentials.access_key,
+                   "MINIO_ROOT_PASSWORD": self.credentials.secret_key,
+                   "MINIO_BROWSER": "off"}  # fmt: skip
+            argv = [minio, "server", str(self.data_dir / "data"), "--quiet",
+                    "--address", f"{HOST}:{self.port}"]  # fmt: skip
+            return argv, env, "minio"
+        return [moto_binary(), "-H", HOST, "-p", str(self.port)], dict(os.environ), "moto"
+
+    def ready_url(self) -> str:
+        path = "/minio/health/live" if self.kind == "minio" else "/moto-api/"
+        return f"{self.endpoint}{path}"
+
+    def start(self, *, timeout: float = 60.0) -> S3Server:
+        (self.data_dir / "data").mkdir(parents=True, exist_ok=True)
+        argv, env, self.kind = self.argv()
+        self.child = Child(f"s3-{self.kind}", argv, log_path=self.log_path, env=env).start()
+        self.child.wait_ready(
+            lambda: http_ok(self.ready_url()),
+            timeout=timeout,
+            what=f"answering {self.endpoint}",
+            port=self.port,
+        )
+        create_buckets(self.endpoint, self.credentials)
+        return self
+
+    def stop(self, timeout: float = 20.0) -> None:
+        if self.child is not None:
+            self.child.stop(timeout)
+
+    def __enter__(self) -> S3Server:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

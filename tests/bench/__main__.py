@@ -1,0 +1,61 @@
+"""``make bench``: run every benchmark, print a table, write ``.coelho/bench.json``."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.bench.learn import run_learn_bench
+
+REPO = Path(__file__).resolve().parents[2]
+OUT = REPO / ".coelho" / "bench.json"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} vCPU {cpu}, Python {platform.python_version()}"
+
+
+def table(learn: dict[str, dict[str, float]]) -> str:
+    cols = ("e2e_eps", "floor_eps", "ff_default_eps", "inprocess_eps", "ratio")
+    lines = ["| domain | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
+    for domain, row in learn.items():
+        lines.append(f"| {domain} | " + " | ".join(f"{row[c]:,}" for c in cols) + " |")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    n = int(os.environ.get("COELHO_BENCH_EVENTS", "4000"))
+    repeats = int(os.environ.get("COELHO_BENCH_REPEATS", "3"))
+    print(f"learn path: {n} events per domain, median of {repeats} runs", file=sys.stderr)
+    results: dict[str, Any] = {"machine": machine(), "learn": run_learn_bench(n, repeats)}
+    try:
+        from tests.bench.predict import run_predict_bench
+    except ImportError:
+        pass
+    else:
+        results.update(run_predict_bench())
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    OUT.write_text(json.dumps(results, indent=2))
+    print(f"\nMachine: {results['machine']}\n")
+    print(table(results["learn"]))
+    for key in ("predict", "cold_start_ms"):
+        if key in results:
+            print(f"\n{key}: {json.dumps(results[key])}")
+    print(f"\nwrote {OUT}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
