@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def same_prediction(a: dict[str, Any], b: dict[str, Any], rel: float = 1e-9) -> bool:
@@ -22,3 +28,33 @@ def same_prediction(a: dict[str, Any], b: dict[str, Any], rel: float = 1e-9) -> 
         elif left != right:
             return False
     return True
+
+
+def rewrite_manifests(
+    into: Path,
+    *,
+    group_suffix: str,
+    topics: Mapping[str, str] | None = None,
+    only_sources: set[str] | None = None,
+) -> Path:
+    """The project's ``eventing/`` YAML, rewritten for an isolated run.
+
+    Consumer groups get ``group_suffix`` (a fresh group starts at ``initialOffset``), topics are
+    renamed by ``topics`` (old -> new), KafkaSources not in ``only_sources`` and PingSources are
+    dropped. Routing (Broker, Triggers, filters, delivery) stays exactly as committed.
+    """
+    docs = []
+    for path in sorted((REPO / "eventing").glob("*.yaml")):
+        for doc in yaml.safe_load_all(path.read_text()):
+            if not doc or doc["kind"] == "PingSource":
+                continue
+            if doc["kind"] == "KafkaSource":
+                if only_sources is not None and doc["metadata"]["name"] not in only_sources:
+                    continue
+                spec = doc["spec"]
+                spec["consumerGroup"] = f"{spec['consumerGroup']}-{group_suffix}"
+                spec["topics"] = [(topics or {}).get(t, t) for t in spec["topics"]]
+            docs.append(doc)
+    into.mkdir(parents=True, exist_ok=True)
+    (into / "eventing.yaml").write_text(yaml.safe_dump_all(docs))
+    return into

@@ -33,8 +33,12 @@ def run(
     drift_after: int | None = None,
     stop: threading.Event | None = None,
     start: datetime | None = None,
+    topic: str | None = None,
 ) -> int:
-    """Send ``count`` events (forever when None) and return how many were acknowledged."""
+    """Send ``count`` events (forever when None) and return how many were sent.
+
+    ``start`` gives the events a reproducible synthetic clock; ``topic`` overrides the domain's
+    topic (tests and benchmarks use private topics)."""
     from kafka import KafkaProducer
 
     spec = get(domain)
@@ -52,7 +56,9 @@ def run(
     try:
         while (count is None or sent < count) and not stop.is_set():
             event = generator.next_event()
-            producer.send(spec.topic, value=event, key=event[spec.record_key], headers=HEADERS)
+            producer.send(
+                topic or spec.topic, value=event, key=event[spec.record_key], headers=HEADERS
+            )
             sent += 1
             if rate is None:
                 stop.wait(generator.next_interval())

@@ -30,7 +30,6 @@ from pathlib import Path
 from typing import Any
 
 import redis
-import yaml
 
 from coelho.domains import REGISTRY
 from coelho.eventing.emulator import Emulator
@@ -43,6 +42,7 @@ from coelho.stack.probes import accepts, http_ok
 from coelho.stack.processes import Child
 from coelho.stack.redis import RedisServer
 from coelho.status import domain_status
+from tests.helpers import rewrite_manifests
 
 REPO = Path(__file__).resolve().parents[2]
 START = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
@@ -61,25 +61,6 @@ def _serve(source: Path, env: dict[str, str], logs: Path, name: str) -> tuple[Ch
     else:
         child.wait_ready(lambda: http_ok(f"{url}/health/readiness"), timeout=60, what="ready")
     return child, url
-
-
-def _manifests(domain: str, group: str, into: Path) -> Path:
-    """The project's eventing/ YAML with only ``domain``'s source, under a fresh group."""
-    docs = []
-    for path in sorted((REPO / "eventing").glob("*.yaml")):
-        for doc in yaml.safe_load_all(path.read_text()):
-            if not doc:
-                continue
-            if doc["kind"] == "KafkaSource":
-                if doc["metadata"]["name"] != domain:
-                    continue
-                doc["spec"]["consumerGroup"] = group
-            if doc["kind"] == "PingSource":
-                continue
-            docs.append(doc)
-    into.mkdir(parents=True, exist_ok=True)
-    (into / "manifests.yaml").write_text(yaml.safe_dump_all(docs))
-    return into
 
 
 def _rate(count: Callable[[], int], n: int, timeout: float) -> float:
@@ -119,7 +100,9 @@ class LearnBench:
 
     def _emulate(self, domain: str, target: str, counter: Callable[[Emulator], int]) -> float:
         self.runs += 1
-        manifests = _manifests(domain, f"bench-{self.runs}", self.workdir / f"m{self.runs}")
+        manifests = rewrite_manifests(
+            self.workdir / f"m{self.runs}", group_suffix=f"bench-{self.runs}", only_sources={domain}
+        )
         services = {f"learn-{d}": target for d in REGISTRY} | {"dead-letters": target}
         emulator = Emulator(manifests, self.bootstrap, services).start()
         try:
@@ -164,8 +147,12 @@ class LearnBench:
                     floor_child.stop()
                     plain_child.stop()
                 inproc = statistics.median(_inprocess(key, events) for _ in range(self.repeats))
-                row = {"e2e_eps": statistics.median(e2e), "floor_eps": statistics.median(floor),
-                       "ff_default_eps": statistics.median(default), "inprocess_eps": inproc}  # fmt: skip
+                row = {
+                    "e2e_eps": statistics.median(e2e),
+                    "floor_eps": statistics.median(floor),
+                    "ff_default_eps": statistics.median(default),
+                    "inprocess_eps": inproc,
+                }
                 row["ratio"] = row["e2e_eps"] / min(row["floor_eps"], row["inprocess_eps"])
                 results[key] = {k: round(v, 3 if k == "ratio" else 1) for k, v in row.items()}
                 print(f"  {key}: {results[key]}", file=sys.stderr, flush=True)
