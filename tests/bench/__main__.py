@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from tests.bench import models
 from tests.bench.learn import run_learn_bench
 
 REPO = Path(__file__).resolve().parents[2]
@@ -38,8 +39,12 @@ def table(learn: dict[str, dict[str, float]]) -> str:
 def main() -> int:
     n = int(os.environ.get("COELHO_BENCH_EVENTS", "4000"))
     repeats = int(os.environ.get("COELHO_BENCH_REPEATS", "3"))
+    model_events = int(os.environ.get("COELHO_BENCH_MODEL_EVENTS", "5000"))
+    print(f"model choice: {model_events} events per pipeline", file=sys.stderr)
+    choice = models.compare(model_events)
     print(f"learn path: {n} events per domain, median of {repeats} runs", file=sys.stderr)
-    results: dict[str, Any] = {"machine": machine(), "learn": run_learn_bench(n, repeats)}
+    results: dict[str, Any] = {"machine": machine(), "learn": run_learn_bench(n, repeats),
+                               "models": choice}  # fmt: skip
     try:
         from tests.bench.predict import run_predict_bench
     except ImportError:
@@ -50,6 +55,8 @@ def main() -> int:
     OUT.write_text(json.dumps(results, indent=2))
     print(f"\nMachine: {results['machine']}\n")
     print(table(results["learn"]))
+    print()
+    print(models.table(choice))
     for key in ("predict", "cold_start_ms"):
         if key in results:
             print(f"\n{key}: {json.dumps(results[key])}")
