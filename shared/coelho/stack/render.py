@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 CHECK = "\u2713"
+SHOWN_METRICS = 4
 
 
 def progress_line(name: str, address: str, seconds: float) -> str:
@@ -28,10 +29,14 @@ def services_table(services: Mapping[str, str]) -> str:
 
 
 def domains_table(domains: Mapping[str, Mapping[str, Any]]) -> str:
-    """One row per domain: counters, state version and its metrics."""
+    """One row per domain: counters, state version and its first metrics (the headline first;
+    ``--json`` has them all)."""
     rows = []
     for key, info in domains.items():
-        metrics = ", ".join(f"{k}={v:.4g}" for k, v in (info.get("metrics") or {}).items())
+        items = list((info.get("metrics") or {}).items())
+        metrics = ", ".join(f"{k}={v:.4g}" for k, v in items[:SHOWN_METRICS])
+        if len(items) > SHOWN_METRICS:
+            metrics += ", …"
         rows.append(
             (
                 key,
