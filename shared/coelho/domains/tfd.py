@@ -137,7 +137,9 @@ def _metrics() -> tuple[MetricSpec, ...]:
     from river import metrics
 
     return (
-        MetricSpec("ROCAUC", lambda: metrics.ROCAUC(n_thresholds=50),
+        # River's default 10 thresholds: the seed's 50 cost 7x more per event (23 vs 3 µs),
+        # and RollingROCAUC below is exact over its window anyway.
+        MetricSpec("ROCAUC", metrics.ROCAUC,
                    "Probability that a random fraud scores above a random legit transaction."),
         MetricSpec("RollingROCAUC", lambda: metrics.RollingROCAUC(window_size=5000),
                    "ROC AUC over the last 5,000 transactions: reacts to drift."),
