@@ -12,7 +12,8 @@ KAFKA_LIBS := .coelho/kafka/libs
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # binary:debian-package pairs; a package is installed only when its binary is missing
 DEPS := redis-server:redis-server prometheus:prometheus chromium:chromium \
-        chromedriver:chromium-driver java:openjdk-17-jre-headless mvn:maven
+        chromedriver:chromium-driver java:openjdk-17-jre-headless mvn:maven \
+        amtool:prometheus-alertmanager shellcheck:shellcheck
 
 .PHONY: help deps venv kafka-jars up down test bench lint format
 
