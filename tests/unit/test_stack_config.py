@@ -90,3 +90,27 @@ def test_the_repo_manifests_name_every_domain_topic() -> None:
     repo = Path(__file__).resolve().parents[2]
     topics = StackConfig.from_env({"COELHO_REPO": str(repo)}).kafka_source_topics()
     assert {d.topic for d in REGISTRY.values()} <= topics
+
+
+def test_kafka_jars_land_where_asked_even_for_a_relative_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Maven resolves a relative outputDirectory against the pom's folder; we must not."""
+    from coelho.stack import kafka
+
+    seen: list[list[str]] = []
+
+    def fake_run(argv: list[str], **_: object) -> object:
+        seen.append(argv)
+        out = Path(next(a for a in argv if a.startswith("-DoutputDirectory=")).split("=", 1)[1])
+        out.mkdir(parents=True)
+        (out / kafka.MARKER_JAR).write_text("jar")
+        return type("Done", (), {"returncode": 0, "stdout": "", "stderr": ""})()
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(kafka.subprocess, "run", fake_run)
+    monkeypatch.setattr(kafka.shutil, "which", lambda _: "/usr/bin/mvn")
+    libs = kafka.fetch_jars(Path("rel/kafka/libs"))
+    assert libs == tmp_path / "rel" / "kafka" / "libs"
+    assert (libs / kafka.MARKER_JAR).is_file()
+    assert Path(seen[0][-1].split("=", 1)[1]).is_absolute()

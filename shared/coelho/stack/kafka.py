@@ -67,6 +67,8 @@ def fetch_jars(libs_dir: Path, *, pom: Path = POM) -> Path:
     Idempotent and safe to run from parallel sessions: a file lock serialises fetches and the
     jars land in a temporary folder renamed into place, so a half-fetched set is never used.
     """
+    # Absolute: Maven resolves a relative outputDirectory against the pom's folder, not ours.
+    libs_dir = libs_dir.resolve()
     if jars_present(libs_dir):
         return libs_dir
     libs_dir.parent.mkdir(parents=True, exist_ok=True)
