@@ -24,7 +24,7 @@ from typing import Any
 
 import redis
 from flask import Request
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from coelho import domains, events
 from coelho.errors import CoelhoError, InvalidEvent
@@ -39,6 +39,11 @@ SNAPSHOT_SECONDS = Histogram(
     "coelho_snapshot_seconds", "Time to log and register one snapshot", ["domain"],
     buckets=(0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )  # fmt: skip
+LAST_SUCCESS = Gauge(
+    "coelho_snapshot_last_success_timestamp_seconds",
+    "When the registry last matched the domain's state (registered, or found unchanged)",
+    ["domain"],
+)
 LOCK_MS = 600_000
 # KEYS: lock. ARGV: token. Release only our own lock.
 _RELEASE = """
@@ -130,6 +135,8 @@ class SnapshotService:
             log.exception("snapshot %s failed", domain)
             outcome = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
         SNAPSHOTS.labels(domain, outcome["status"]).inc()
+        if outcome["status"] in ("registered", "unchanged"):
+            LAST_SUCCESS.labels(domain).set_to_current_time()
         if outcome["status"] == "registered":
             SNAPSHOT_SECONDS.labels(domain).observe(time.perf_counter() - started)
         return outcome

@@ -23,6 +23,8 @@ class FunctionSpec:
     name: str
     port: int
     env: Mapping[str, str] = field(default_factory=dict)
+    # What "started" means: predict functions are live but not ready until a model exists.
+    ready: str = "/health/readiness"
 
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -30,6 +32,10 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("learn-eta", 8082),
     FunctionSpec("learn-ecci", 8083),
     FunctionSpec("dead-letters", 8084),
+    FunctionSpec("predict-tfd", 8085, ready="/health/liveness"),
+    FunctionSpec("predict-eta", 8086, ready="/health/liveness"),
+    FunctionSpec("predict-ecci", 8087, ready="/health/liveness"),
+    FunctionSpec("snapshot", 8088),
 )
 
 KAFKA_PORT = 9092
@@ -38,6 +44,8 @@ REDIS_PORT = 6379
 PROMETHEUS_PORT = 9090
 EMULATOR_PORT = 8070
 DASH_PORT = 8050
+MLFLOW_PORT = 5000
+S3_PORT = 9000
 CHECKPOINT_EVERY = "1000"
 
 

@@ -1,7 +1,8 @@
 """An S3-compatible server on 127.0.0.1 for MLflow artifacts: MinIO when a binary exists, else moto.
 
 MinIO is used when ``$COELHO_MINIO_BIN``, ``<home>/bin/minio`` or a ``minio`` on PATH exists
-(``go install github.com/minio/minio@latest`` builds one; see ``minio_binary``). Otherwise
+(``go install github.com/minio/minio@latest`` builds one in about 5 minutes on 2 cores; copy it
+to ``<home>/bin/minio``). Nothing here builds it implicitly. Otherwise
 moto's standalone server (``moto_server``, a PyPI package in the dev extras) stands in; it keeps
 objects in memory, which is enough for tests and a throw-away stack. Either way the buckets
 ``mlflow-artifacts`` and ``raw-data`` are created with boto3 before ``start()`` returns.
@@ -13,12 +14,13 @@ import os
 import secrets
 import shutil
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from coelho.stack.ports import HOST, free_port
 from coelho.stack.probes import http_ok
-from coelho.stack.processes import Child
+from coelho.stack.processes import Child, StartupError
 
 BUCKETS = ("mlflow-artifacts", "raw-data")
 REGION = "us-east-1"
@@ -65,7 +67,9 @@ def s3_env(endpoint: str, credentials: Credentials) -> dict[str, str]:
     }
 
 
-def create_buckets(endpoint: str, credentials: Credentials, buckets: tuple[str, ...] = BUCKETS):
+def create_buckets(
+    endpoint: str, credentials: Credentials, buckets: tuple[str, ...] = BUCKETS
+) -> None:
     """Create each bucket that does not exist yet (idempotent)."""
     import boto3
 
@@ -147,3 +151,17 @@ class S3Server:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def external_env(endpoint: str, env: Mapping[str, str]) -> dict[str, str]:
+    """An existing S3 server (``COELHO_S3_ENDPOINT=http://...``) with credentials from ``env``;
+    its buckets are created when missing."""
+    try:
+        credentials = Credentials(env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"])
+    except KeyError as exc:
+        raise StartupError(f"s3: COELHO_S3_ENDPOINT={endpoint} needs {exc.args[0]} set") from None
+    try:
+        create_buckets(endpoint, credentials)
+    except Exception as exc:  # botocore raises many kinds; all mean "not usable"
+        raise StartupError(f"s3: cannot create buckets at {endpoint}: {exc}") from exc
+    return s3_env(endpoint, credentials)

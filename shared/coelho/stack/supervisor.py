@@ -1,7 +1,7 @@
 """The supervisor behind ``coelho up``: start the stack in order, keep it up, stop it in reverse.
 
-Order: Kafka -> Redis -> functions -> services.json -> eventing emulator -> producers ->
-Prometheus -> dashboard. A child that dies is restarted with backoff (see ``watch``).
+Order: Kafka -> Redis -> [S3] -> MLflow -> functions -> services.json -> eventing emulator ->
+producers -> Prometheus -> dashboard. A child that dies is restarted with backoff (``watch``).
 SIGINT/SIGTERM stop everything, last started first. Each server gets its stable default port
 when free; if another process grabs it between our check and the child's bind, the server
 moves to a free port.
@@ -25,19 +25,24 @@ from coelho.stack.config import (
     EMULATOR_PORT,
     KAFKA_CONTROLLER_PORT,
     KAFKA_PORT,
+    MLFLOW_PORT,
     PROMETHEUS_PORT,
     REDIS_PORT,
+    S3_PORT,
     StackConfig,
     dash_argv,
     function_argv,
 )
 from coelho.stack.kafka import KafkaServer, ensure_topics, fetch_jars, jars_present
+from coelho.stack.mlflow import MlflowServer
 from coelho.stack.ports import HOST, free_port, port_is_free
 from coelho.stack.probes import http_ok, http_ok_quiet
 from coelho.stack.processes import Child, StartupError
 from coelho.stack.prometheus import PrometheusServer
 from coelho.stack.redis import RedisServer, ping
 from coelho.stack.render import progress_line, services_table
+from coelho.stack.s3 import S3Server
+from coelho.stack.s3 import external_env as external_s3_env
 from coelho.stack.watch import Component, restart_dead
 
 log = logging.getLogger("coelho.stack")
@@ -118,8 +123,9 @@ class Supervisor:
         try:
             bootstrap = self._start_kafka()
             redis_url = self._start_redis()
-            self._start_functions(redis_url)
-            self._start_emulator(bootstrap)
+            registry_env = self._start_registry()
+            self._start_functions(redis_url, registry_env)
+            self._start_emulator(bootstrap, redis_url)
             if self.producers:
                 self._start_producers(bootstrap)
             self._start_prometheus()
@@ -183,7 +189,35 @@ class Supervisor:
         self._ready(Component("redis", server.url, server.child), t0)
         return server.url
 
-    def _start_functions(self, redis_url: str) -> None:
+    def _start_registry(self) -> dict[str, str]:
+        """S3 when ``COELHO_S3_ENDPOINT`` is set (``local``: start one here), then MLflow."""
+        t0 = time.monotonic()
+        s3 = None
+        endpoint = os.environ.get("COELHO_S3_ENDPOINT")
+        if endpoint and endpoint != "local":
+            s3 = external_s3_env(endpoint, os.environ)
+            self._ready(Component("s3", endpoint), t0)
+        elif endpoint == "local":
+
+            def start_s3(port: int) -> S3Server:
+                log_path = self.config.logs / "s3.log"
+                home = self.config.home
+                return S3Server(home / "s3", port=port, home=home, log_path=log_path).start()
+
+            server = self._on_ports("s3", [self._port(S3_PORT)], start_s3)
+            self._ready(Component("s3", server.endpoint, server.child), t0)
+            s3 = server.env()
+
+        def start(port: int) -> MlflowServer:
+            log_path = self.config.logs / "mlflow.log"
+            mlflow = MlflowServer(self.config.home / "mlflow", port=port, s3=s3, log_path=log_path)
+            return mlflow.start()
+
+        mlflow = self._on_ports("mlflow", [self._port(MLFLOW_PORT)], start)
+        self._ready(Component("mlflow", mlflow.url, mlflow.child), t0)
+        return {"MLFLOW_TRACKING_URI": mlflow.url, "MLFLOW_DISABLE_TELEMETRY": "true"}
+
+    def _start_functions(self, redis_url: str, extra_env: dict[str, str]) -> None:
         """Launch every function at once (imports are slow), then wait for each in table order."""
         t0 = time.monotonic()
         specs = {spec.name: spec for spec in self.config.functions}
@@ -192,18 +226,19 @@ class Supervisor:
         def launch(name: str, port: int) -> Component:
             spec = specs[name]
             argv = function_argv(self.config.function_source(spec), port)
-            env = self.config.function_env(spec, redis_url)
+            env = {**self.config.function_env(spec, redis_url), **extra_env}
             child = self._child(name, argv, env=env, cwd=self.config.repo).start()
             launched.append(Component(name, f"http://{HOST}:{port}", child))
             return launched[-1]
 
         def wait(comp: Component, port: int) -> Component:
             assert comp.child is not None
+            ready = specs[comp.name].ready
             comp.child.wait_ready(
-                lambda: http_ok(f"{comp.address}/health/readiness"),
+                lambda: http_ok(f"{comp.address}{ready}"),
                 port=port,
                 timeout=90,
-                what="ready (GET /health/readiness == 200)",
+                what=f"ready (GET {ready} == 200)",
             )
             return comp
 
@@ -238,11 +273,12 @@ class Supervisor:
 
         self._ready(self._on_ports(name, [self._port(preferred)], start), t0)
 
-    def _start_emulator(self, bootstrap: str) -> None:
+    def _start_emulator(self, bootstrap: str, redis_url: str) -> None:
         def argv(port: int) -> list[str]:
             return [sys.executable, "-m", "coelho.eventing", "--bootstrap", bootstrap,
                     "--manifests", str(self.config.repo / "eventing"), "--control-port", str(port),
-                    "--services", str(self.config.services_file)]  # fmt: skip
+                    "--services", str(self.config.services_file),
+                    "--redis", redis_url]  # fmt: skip
 
         self._serve_http("emulator", EMULATOR_PORT, argv, "/health")
 

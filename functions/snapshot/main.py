@@ -1,0 +1,20 @@
+"""Snapshot function: a PingSource tick in, one registered MLflow version per moved domain.
+
+Answers 202 at once and works in a background thread (``?wait=1`` works in the request); see
+coelho.handlers.snapshot.
+"""
+
+from __future__ import annotations
+
+import functions_framework
+from flask import Request
+
+from coelho.handlers.http import Response
+from coelho.handlers.snapshot import SnapshotService
+
+service = SnapshotService()
+
+
+@functions_framework.http
+def main(request: Request) -> Response:
+    return service.handle(request)

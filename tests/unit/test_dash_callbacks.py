@@ -1,0 +1,349 @@
+"""Dash callbacks called as plain functions (Dash >= 2.6), with the clients they use faked.
+
+No server runs here: the browser tests drive the same callbacks through real Chromium
+against a real stack. These pin what each callback returns for success and for every
+failure a user can meet.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import plotly.graph_objects as go
+import pytest
+from dash import no_update
+
+from coelho.domains import REGISTRY
+from dash_app import config, ids
+from dash_app.clients.predict import Outcome
+from dash_app.clients.problem import Problem
+from dash_app.clients.state import ClusterAnalytics, Point
+from dash_app.config import DashConfig
+
+
+@pytest.fixture(scope="module", autouse=True)
+def app() -> Iterator[Any]:
+    """The app (pages register on import); Redis and the emulator point at nothing."""
+    from dash_app.app import create_app
+
+    cfg = DashConfig(redis_url="redis://127.0.0.1:1/0", emulator_url="http://127.0.0.1:1")
+    yield create_app(cfg)
+    config.use(None)
+
+
+def _text(component: Any) -> str:
+    """All text below a Dash component."""
+    if component is None:
+        return ""
+    if isinstance(component, str | int | float):
+        return str(component)
+    children = getattr(component, "children", None)
+    if isinstance(children, list | tuple):
+        return " ".join(_text(c) for c in children)
+    return _text(children)
+
+
+def _field_ids(key: str) -> list[dict[str, Any]]:
+    from dash_app.components import fields
+
+    return [ids.field(key, path) for path, _spec in fields.form_fields(REGISTRY[key])]
+
+
+@pytest.mark.parametrize("key", sorted(REGISTRY))
+def test_randomize_fills_every_field_with_a_valid_event(key: str) -> None:
+    from dash_app.components import fields, form_panel
+
+    field_ids = _field_ids(key)
+    values = form_panel.randomize(1, field_ids)
+    assert len(values) == len(field_ids)
+    specs = dict(fields.form_fields(REGISTRY[key]))
+    for fid, value in zip(field_ids, values, strict=True):
+        assert value is not None or specs[fid["path"]].nullable, fid["path"]
+    by_path = {f["path"]: v for f, v in zip(field_ids, values, strict=True)}
+    REGISTRY[key].validate_request(fields.to_event(REGISTRY[key], by_path))
+    assert form_panel.randomize(2, field_ids) != values  # a fresh event each click
+
+
+def test_predict_names_the_bad_field_and_makes_no_call(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dash_app.components import form_panel
+
+    def no_call(*args: Any) -> Outcome:
+        raise AssertionError("an invalid form must not reach the predict function")
+
+    monkeypatch.setattr(form_panel.predict_client, "predict", no_call)
+    field_ids = _field_ids("tfd")
+    values = form_panel.random_values(REGISTRY["tfd"], field_ids)
+    values[[f["path"] for f in field_ids].index("amount")] = None
+    store, form_alert, result_alert = form_panel.predict(1, values, field_ids, "live")
+    assert store is no_update and result_alert is None
+    assert "Amount (currency units)" in _text(form_alert) and "amount" in _text(form_alert)
+    values[[f["path"] for f in field_ids].index("currency")] = "XXX"
+    values[[f["path"] for f in field_ids].index("amount")] = 10
+    _store, form_alert, _ = form_panel.predict(1, values, field_ids, "live")
+    assert "currency" in _text(form_alert) and "not one of" in _text(form_alert)
+
+
+def test_predict_stores_the_answer_or_shows_the_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dash_app.components import form_panel
+
+    calls: list[tuple[str, dict[str, Any], str]] = []
+    answer = {"eta_seconds": 600.0, "eta_minutes": 10.0, "model": {"source": "live"}}
+
+    def fake(cfg: DashConfig, domain: str, event: dict[str, Any], model: str) -> Outcome:
+        calls.append((domain, event, model))
+        return Outcome("http://x/", body=answer)
+
+    monkeypatch.setattr(form_panel.predict_client, "predict", fake)
+    field_ids = _field_ids("eta")
+    values = form_panel.random_values(REGISTRY["eta"], field_ids)
+    store, form_alert, result_alert = form_panel.predict(1, values, field_ids, "3")
+    assert store["response"] == answer and store["model"] == "3"
+    assert form_alert is None and result_alert is None
+    assert calls[0][0] == "eta" and calls[0][2] == "3"
+    assert "trip_id" not in calls[0][1]  # ids never leave the form
+
+    def down(*args: Any) -> Outcome:
+        return Outcome("http://x/", problem=Problem("predict-eta is down", "Nothing answers"))
+
+    monkeypatch.setattr(form_panel.predict_client, "predict", down)
+    store, _form, result_alert = form_panel.predict(2, values, field_ids, None)
+    assert store is None and "predict-eta is down" in _text(result_alert)
+
+
+@pytest.mark.parametrize(
+    ("probability", "band"),
+    [(0.0, "LOW"), (0.2999, "LOW"), (0.30, "MEDIUM"), (0.6999, "MEDIUM"), (0.70, "HIGH"),
+     (1.0, "HIGH")],
+)  # fmt: skip
+def test_fraud_risk_bands(probability: float, band: str) -> None:
+    from dash_app.components import figures
+
+    assert figures.risk(probability)[0] == band
+
+
+def test_tfd_result_gauge_and_verdict() -> None:
+    from dash_app.pages import tfd
+
+    gauge, verdict = tfd.render({"response": {"fraud_probability": 0.82, "is_fraud": True}})
+    assert gauge.data[0].value == 82.0
+    assert [s["range"] for s in gauge.data[0].gauge.steps] == [(0, 30), (30, 70), (70, 100)]
+    assert "FRAUD" in _text(verdict) and "HIGH risk" in _text(verdict)
+    _gauge, verdict = tfd.render({"response": {"fraud_probability": 0.1, "is_fraud": False}})
+    assert "NOT FRAUD" in _text(verdict)
+    empty, none = tfd.render(None)
+    assert none is None and not empty.data
+    broken, text = tfd.render({"response": {"cluster": 1}})
+    assert not broken.data and "cluster" in _text(text)
+
+
+def test_eta_map_route_and_numbers() -> None:
+    from dash_app.pages import eta
+
+    fig, text = eta.render_trip(29.7, -95.4, 29.9, -95.1)
+    route, origin, destination = fig.data
+    assert list(route.lat) == [29.7, 29.9] and list(route.lon) == [-95.4, -95.1]
+    assert (origin.name, destination.name) == ("origin", "destination")
+    assert fig.layout.map.style == "white-bg"
+    assert "km" in _text(text) and "40 km/h" in _text(text)
+    blank, none = eta.render_trip(29.7, None, 29.9, -95.1)
+    assert none is None and not blank.data
+    numbers = eta.render_eta({"response": {"eta_seconds": 900.0, "eta_minutes": 15.0}})
+    assert [t.value for t in numbers.data] == [900.0, 15.0]
+
+
+def test_map_tiles_are_an_optional_layer_under_the_route() -> None:
+    from dash_app.components import figures
+
+    origin, destination = {"lat": 29.7, "lon": -95.4}, {"lat": 29.9, "lon": -95.1}
+    with_tiles = figures.trip_map(origin, destination, "https://tiles.example/{z}/{x}/{y}.png")
+    (layer,) = with_tiles.layout.map.layers
+    assert layer.sourcetype == "raster" and layer.below == "traces"
+    assert not figures.trip_map(origin, destination, "").layout.map.layers
+    near = figures.zoom_for(origin, {"lat": 29.71, "lon": -95.41})
+    assert near > figures.zoom_for(origin, destination)
+
+
+def test_ecci_behaviour_of_the_predicted_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dash_app.pages import ecci
+
+    found = ClusterAnalytics(
+        4,
+        counts={0: 10, 1: 5},
+        profiles={1: {"event_type": {"page_view": 4, "purchase": 1}}},
+    )
+    monkeypatch.setattr(ecci.state, "analytics", lambda cfg, key: found)
+    line, fig, text = ecci.render({"response": {"cluster": 1, "n_clusters": 2}}, "event_type")
+    assert "1" in _text(line) and "of 2" in _text(line)
+    assert list(fig.data[0].x) == ["page_view", "purchase"] and list(fig.data[0].y) == [4, 1]
+    assert "80%" in text and "page_view" in text
+    samples, distribution, note = ecci.refresh_analytics(1, "event_type")
+    assert list(samples.data[0].y) == [10, 5]
+    assert distribution.data[0].name == "cluster 1"
+    assert "version 4" in _text(note)
+    monkeypatch.setattr(ecci.state, "analytics", lambda cfg, key: Problem("Redis down", "x"))
+    _line, fig, text = ecci.render({"response": {"cluster": 1}}, "event_type")
+    assert not fig.data and "Redis down" in text
+
+
+def test_numeric_profiles_are_binned() -> None:
+    from dash_app.components import cluster_figures
+
+    counter: dict[Any, int] = {seconds: 1 for seconds in range(5, 300, 5)}
+    counter[None] = 3
+    binned = cluster_figures.binned(counter)
+    assert len(binned) <= cluster_figures.MAX_BARS + 1
+    assert sum(binned.values()) == sum(counter.values()) and binned["(none)"] == 3
+
+
+@pytest.mark.parametrize("page", ["tfd", "eta", "ecci"])
+def test_every_charted_metric_has_a_hover_explanation(page: str) -> None:
+    from importlib import import_module
+
+    from dash_app.components.metrics_panel import help_text
+
+    module = import_module(f"dash_app.pages.{page}")
+    for name in module.METRICS:
+        assert len(help_text(REGISTRY[page], name)) > 10
+    with pytest.raises(KeyError, match="NoSuchMetric"):
+        help_text(REGISTRY[page], "NoSuchMetric")
+
+
+def test_metric_series_from_history(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dash_app.components import metrics_panel
+
+    now = time.time()
+    points = [Point(now - 3 + i, 100 * i, {"MAE": 50.0 - i}) for i in range(3)]
+    monkeypatch.setattr(metrics_panel.state, "history", lambda cfg, key: points)
+    metric_ids = [ids.metric("eta", "MAE"), ids.metric("eta", "R2")]
+    figures, note = metrics_panel.refresh(1, metric_ids)
+    assert list(figures[0].data[0].y) == [50.0, 49.0, 48.0]
+    assert not figures[1].data  # no R2 point yet: an explained empty chart
+    assert note is None
+    monkeypatch.setattr(metrics_panel.state, "history", lambda cfg, key: Problem("Down", "x"))
+    figures, note = metrics_panel.refresh(2, metric_ids)
+    assert all(isinstance(f, go.Figure) and not f.data for f in figures)
+    assert "Down" in _text(note)
+
+
+def test_training_toggle_reverts_the_switch_when_control_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dash_app.components import training_panel
+
+    asked: list[tuple[str, bool]] = []
+
+    class Fake:
+        def __init__(self, problem: Problem | None) -> None:
+            self.problem = problem
+
+        def paused(self, source: str) -> bool:
+            return False
+
+        def backlog(self, source: str) -> int | None:
+            return 3
+
+        def set_paused(self, source: str, paused: bool) -> Problem | None:
+            asked.append((source, paused))
+            return self.problem
+
+    monkeypatch.setattr(training_panel.control, "control", lambda cfg: Fake(None))
+    value, feedback = training_panel.toggle(False, ids.part("ecci", ids.TRAINING_SWITCH))
+    assert value is False and asked == [("ecci", True)] and "paused" in _text(feedback)
+    failing = Fake(Problem("Could not resume ecci", "emulator down"))
+    monkeypatch.setattr(training_panel.control, "control", lambda cfg: failing)
+    value, feedback = training_panel.toggle(True, ids.part("ecci", ids.TRAINING_SWITCH))
+    assert value is False and "Could not resume ecci" in _text(feedback)
+
+
+def test_status_line_and_model_info_survive_a_dead_redis() -> None:
+    from dash_app.components import model_panel, training_panel
+
+    line = training_panel.status_line("tfd")
+    assert "State store unreachable" in _text(line)
+    info = model_panel.model_info("live", None, 1, ids.part("tfd", ids.MODEL_SELECT))
+    assert "State store unreachable" in _text(info)
+
+
+def test_model_info_describes_the_model_that_answered() -> None:
+    from dash_app.components import model_panel
+
+    result = {
+        "model": "champion",
+        "response": {"model": {"source": "champion", "version": 7, "model": "logreg",
+                               "updated_at": "2026-01-02T03:04:05+00:00", "events_learned": 1234}},
+    }  # fmt: skip
+    text = _text(model_panel.describe(DashConfig(), "tfd", "champion", result))
+    assert "champion" in text and "7" in text and "1,234" in text and "2026-01-02 03:04:05" in text
+    assert "COELHO_MLFLOW_URL" in text  # registry facts need MLflow: said so, not hidden
+
+
+def test_home_card_and_navbar() -> None:
+    from dash_app.clients.health import Health
+    from dash_app.components.navbar import service_links
+    from dash_app.pages import home
+
+    domain = REGISTRY["tfd"]
+    probes = {
+        "learn-tfd": Health("learn-tfd", "http://a", "ready"),
+        "predict-tfd": Health("predict-tfd", "http://b", "down", "not reachable"),
+    }
+    status = {"events_learned": 4321, "metrics": {"ROCAUC": 0.91}, "model": "logreg"}
+    text = _text(home.domain_card(domain, status, 12.5, probes))
+    assert "4,321" in text and "12.5" in text and "0.9100" in text
+    assert "learn-tfd: ready" in text and "predict-tfd: down" in text
+    text = _text(home.domain_card(domain, Problem("State store unreachable", "x"), 0.0, probes))
+    assert "State store unreachable" in text
+    cfg = DashConfig(
+        mlflow_link="http://m", prometheus_link="http://p", emulator_url="http://e",
+        overrides={"predict-tfd": "http://f"},
+    )  # fmt: skip
+    labels = dict(service_links(cfg))
+    assert labels["MLflow"] == "http://m" and labels["Prometheus"] == "http://p"
+    assert labels["predict-tfd (readiness)"] == "http://f/health/readiness"
+
+
+def test_an_unexpected_callback_failure_is_said_in_the_page() -> None:
+    from dash._callback_context import context_value
+    from dash._utils import AttributeDict
+
+    from dash_app.app import on_error
+
+    ctx = AttributeDict(updated_props={})
+    token = context_value.set(ctx)
+    try:
+        on_error(RuntimeError("boom"))
+    finally:
+        context_value.reset(token)
+    shown = ctx.updated_props[ids.APP_ERROR]["children"]
+    assert "Something went wrong" in _text(shown) and "RuntimeError" in _text(shown)
+
+
+def test_a_failing_callback_answers_with_the_page_alert_over_http(
+    app: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through Dash's real dispatch: the browser gets an alert, not a 500 and a stale page."""
+    import json
+
+    from dash_app.pages import tfd
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("history exploded")
+
+    monkeypatch.setattr(tfd.state, "history", broken)
+    client = app.server.test_client()
+    assert client.get("/").status_code == 200  # sets the callback map up
+    interval = ids.part("tfd", ids.INTERVAL)
+    payload = {
+        "output": "tfd-confusion.figure",
+        "outputs": {"id": "tfd-confusion", "property": "figure"},
+        "inputs": [{"id": interval, "property": "n_intervals", "value": 1}],
+        "changedPropIds": [json.dumps(interval, sort_keys=True, separators=(",", ":"))
+                           + ".n_intervals"],
+        "state": [],
+    }  # fmt: skip
+    response = client.post("/_dash-update-component", json=payload)
+    body = response.get_json()
+    assert response.status_code == 200, response.data[:500]
+    assert "Something went wrong" in json.dumps(body["sideUpdate"][ids.APP_ERROR])
