@@ -1,0 +1,60 @@
+"""Component ids, prefixed per page so that no two pages can collide; each is spelled here once.
+
+The three domain pages share their panels (form, model, training, metrics). Those ids are
+dicts carrying the page: ``part("tfd", PREDICT) == {"page": "tfd", "kind": "predict"}``, so one
+set of module-level callbacks serves every domain page through ``MATCH`` on ``page`` while the
+ids of two pages can never collide. Form fields add the dotted field path (``device_info.os``
+is not a valid plain id). Components that only one page has use plain ``"<page>-<name>"`` ids.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# App shell and home page.
+NAVBAR = "nav"
+APP_ERROR = "app-error"
+HOME_INTERVAL = "home-interval"
+HOME_CARDS = "home-cards"
+HOME_UPDATED = "home-updated"
+
+# Kinds of the shared domain-page parts.
+INTERVAL = "interval"
+FIELD = "field"
+RANDOMIZE = "randomize"
+PREDICT = "predict"
+FORM_ALERT = "form-alert"
+RESULT_STORE = "result-store"
+RESULT_ALERT = "result-alert"
+MODEL_SELECT = "model-select"
+MODEL_INFO = "model-info"
+TRAINING_SWITCH = "training-switch"
+TRAINING_FEEDBACK = "training-feedback"
+TRAINING_STATUS = "training-status"
+METRIC = "metric"
+METRICS_NOTE = "metrics-note"
+
+
+def part(page: str, kind: str) -> dict[str, Any]:
+    """Id of a shared part of a domain page; ``page`` may be ``dash.MATCH``."""
+    return {"page": page, "kind": kind}
+
+
+def field(page: str, path: Any) -> dict[str, Any]:
+    """Id of a form input; ``path`` is a dotted field path or ``dash.ALL``."""
+    return {"page": page, "kind": FIELD, "path": path}
+
+
+def metric(page: str, name: Any) -> dict[str, Any]:
+    """Id of a metric's time-series graph; ``name`` may be ``dash.ALL``."""
+    return {"page": page, "kind": METRIC, "metric": name}
+
+
+def page_id(page: str, name: str) -> str:
+    """Plain id of a component only one page has: ``page_id("tfd", "gauge") == "tfd-gauge"``."""
+    return f"{page}-{name}"
+
+
+def help_id(page: str, name: str) -> str:
+    """Target of a hover explanation (tooltips need a plain id)."""
+    return f"{page}-help-{name.replace('.', '-')}"
