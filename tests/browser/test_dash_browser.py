@@ -1,0 +1,229 @@
+"""The dashboard in real headless Chromium against a running local stack (marker ``browser``).
+
+Every wait is bounded; the only traffic is loopback (checked from the browser's own network
+log); events are produced in bounded batches. Screenshots of every page are left in
+``.coelho/screenshots/`` for a reviewer.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from coelho.domains import REGISTRY
+from dash_app import ids
+from dash_app.components import fields
+from tests.browser import dom
+from tests.browser.conftest import REPO, LiveStack
+from tests.browser.dom import wait_until
+
+DOMAINS = ("tfd", "eta", "ecci")
+PAGES = {"/": ids.HOME_CARDS, **{f"/{d}": ids.part(d, ids.TRAINING_STATUS) for d in DOMAINS}}
+
+
+def _open(driver: Any, stack: LiveStack, page: str) -> None:
+    dom.open_page(driver, stack.dash, f"/{page}", ids.part(page, ids.PREDICT))
+    wait_until(lambda: "events learned" in dom.text(driver, ids.part(page, ids.TRAINING_STATUS)),
+               timeout=30, what=f"{page}: training status line")  # fmt: skip
+
+
+def _request(page: str, values: dict[str, Any]) -> dict[str, Any]:
+    """The predict request a user's own client would send for these form values."""
+    domain = REGISTRY[page]
+    specs = dict(fields.form_fields(domain))
+    typed = {p: (v if v != "" or specs[p].kind == "bool" else None) for p, v in values.items()}
+    return domain.validate_request(fields.to_event(domain, typed))
+
+
+def test_brw001_pages_load_without_console_errors_over_loopback_only(
+    stack: LiveStack, driver: Any, screenshots: Path
+) -> None:
+    dom.console_errors(driver)
+    dom.request_hosts(driver)
+    for path, ready in PAGES.items():
+        dom.open_page(driver, stack.dash, path, ready)
+        dom.settle(driver, 2.0)
+        if path == "/":
+            wait_until(lambda: dom.text(driver, ids.HOME_CARDS).count("events learned") == 3,
+                       timeout=30, what="three domain cards")  # fmt: skip
+            cards = dom.text(driver, ids.HOME_CARDS)
+            for domain in DOMAINS:
+                assert f"learn-{domain}: ready" in cards and f"predict-{domain}: ready" in cards
+            driver.save_screenshot(str(screenshots / "home.png"))
+            menu = driver.execute_script(
+                "return Array.from(document.querySelectorAll('#nav a[href]')).map(a => a.href)"
+            )
+            for name in ("mlflow", "prometheus", "predict-tfd"):
+                assert any(href.startswith(stack.services[name]) for href in menu), name
+        assert dom.console_errors(driver) == [], f"console errors on {path}"
+        dashboard = stack.dash.removeprefix("http://")
+        assert dom.request_hosts(driver) <= {dashboard}, f"{path} reached beyond the dashboard"
+
+
+@pytest.mark.parametrize("page", DOMAINS)
+def test_brw002_randomize_fills_every_field(stack: LiveStack, driver: Any, page: str) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    _open(driver, stack, page)
+    domain = REGISTRY[page]
+    specs = dict(fields.form_fields(domain))
+    numbers = [p for p, s in specs.items() if s.kind in ("int", "float") and not s.nullable][:2]
+    for path in numbers:  # empty two inputs first: Randomize must fill them again
+        box = dom.element(driver, ids.field(page, path))
+        box.send_keys(Keys.CONTROL, "a")
+        box.send_keys(Keys.BACKSPACE)
+    assert all(dom.form_values(driver, page)[p] == "" for p in numbers)
+    before = dom.form_values(driver, page)
+    dom.click(driver, ids.part(page, ids.RANDOMIZE))
+    after = wait_until(
+        lambda: (v := dom.form_values(driver, page)) != before and all(v[p] for p in numbers) and v,
+        timeout=30, what=f"{page}: Randomize to fill the form",
+    )  # fmt: skip
+    assert set(after) == set(specs), "every request field has exactly one input"
+    for path, spec in specs.items():
+        if not spec.nullable and spec.kind != "bool":
+            assert after[path] != "", f"{page}: {path} left empty"
+    _request(page, after)  # the filled form is a valid request
+    assert dom.console_errors(driver) == []
+
+
+def _shown_result(driver: Any, page: str) -> str:
+    if page == "tfd":
+        return dom.text(driver, ids.page_id(page, "verdict"))
+    if page == "eta":
+        return str(driver.execute_script(
+            "const gd = document.getElementById(arguments[0]).querySelector('.js-plotly-plot');"
+            "return gd && gd.data && gd.data.length === 2 ? gd.data[1].value : '';",
+            ids.page_id(page, "eta-numbers"),
+        ))  # fmt: skip
+    shown = dom.text(driver, ids.page_id(page, "cluster"))
+    return shown if "Predicted cluster" in shown else ""
+
+
+@pytest.mark.parametrize("page", DOMAINS)
+def test_brw003_predict_shows_the_predict_functions_answer(
+    stack: LiveStack, driver: Any, screenshots: Path, page: str
+) -> None:
+    _open(driver, stack, page)
+    before = dom.form_values(driver, page)
+    dom.click(driver, ids.part(page, ids.RANDOMIZE))
+    values = wait_until(lambda: (v := dom.form_values(driver, page)) != before and v,
+                        timeout=30, what="a randomized form")  # fmt: skip
+    version = stack.checkpointed(page)  # no event in flight: the answer cannot move
+    url = stack.services[f"predict-{page}"]
+    wait_until(lambda: requests.post(f"{url}/?model=live", json=_request(page, values),
+                                     timeout=30).json()["model"]["version"] == version,
+               timeout=30, what=f"predict-{page} to serve version {version}")  # fmt: skip
+    dom.click(driver, ids.part(page, ids.PREDICT))
+    shown = wait_until(lambda: _shown_result(driver, page), timeout=60,
+                       what=f"{page}: a prediction on the page")  # fmt: skip
+    assert dom.text(driver, ids.part(page, ids.RESULT_ALERT)) == ""
+    # The same request, sent the way a user's own client would, gives the same answer.
+    answer = requests.post(f"{url}/?model=live", json=_request(page, values), timeout=30).json()
+    assert answer["model"]["version"] == version
+    if page == "tfd":
+        assert f"fraud {answer['fraud_probability']:.1%}" in shown
+        assert ("NOT FRAUD" in shown) is (not answer["is_fraud"])
+    elif page == "eta":
+        assert float(shown) == pytest.approx(answer["eta_minutes"])
+        assert "km" in dom.text(driver, ids.page_id(page, "trip"))
+        assert dom.graph_points(driver, ids.page_id(page, "map")) == 2  # origin -> destination
+        drawn = wait_until(lambda: dom.map_layers(driver, ids.page_id(page, "map")), timeout=30,
+                           what="MapLibre to draw the trip")  # fmt: skip
+        assert "line" in drawn and "circle" in drawn, drawn  # route line and markers
+    else:
+        assert f"cluster {answer['cluster']}" in shown.lower().replace("\n", " ")
+        for chart in ("behaviour", "samples", "distribution"):
+            wait_until(lambda c=chart: dom.graph_points(driver, ids.page_id(page, c)) > 0,
+                       timeout=30, what=f"the ECCI {chart} chart")  # fmt: skip
+    info = dom.text(driver, ids.part(page, ids.MODEL_INFO))
+    assert "live" in info and str(answer["model"]["version"]) in info
+    dom.settle(driver, 1.5)
+    driver.save_screenshot(str(screenshots / f"{page}.png"))
+    assert dom.console_errors(driver) == []
+
+
+def test_brw004_invalid_input_is_named_before_any_call(stack: LiveStack, driver: Any) -> None:
+    from selenium.webdriver.common.keys import Keys
+
+    def calls() -> float:
+        text = requests.get(f"{stack.services['predict-eta']}/metrics", timeout=5).text
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("coelho_predict_requests_total{")
+        )
+
+    _open(driver, stack, "eta")
+    made = calls()
+    box = dom.element(driver, ids.field("eta", "driver_rating"))
+    box.send_keys(Keys.CONTROL, "a")
+    box.send_keys("7")  # the schema's maximum is 5
+    dom.click(driver, ids.part("eta", ids.PREDICT))
+    alert = wait_until(lambda: dom.text(driver, ids.part("eta", ids.FORM_ALERT)), timeout=30,
+                       what="the form alert")  # fmt: skip
+    assert "driver_rating" in alert and "Driver rating" in alert
+    dom.settle(driver, 1.0)
+    assert calls() == made, "an invalid form must not reach the predict function"
+
+
+def test_brw005_metric_charts_gain_points_while_events_flow(stack: LiveStack, driver: Any) -> None:
+    _open(driver, stack, "eta")
+    graph = ids.metric("eta", "MAE")
+    wait_until(lambda: dom.graph_points(driver, graph) > 0, timeout=30, what="MAE points")
+    start = dom.graph_points(driver, graph)
+    learned = stack.learned("eta")
+    producer = threading.Thread(target=stack.produce, args=("eta", 400, 100.0), daemon=True)
+    producer.start()
+    wait_until(lambda: dom.graph_points(driver, graph) >= start + 2, timeout=60,
+               what="the MAE chart to gain points")  # fmt: skip
+    producer.join(timeout=60)
+    assert not producer.is_alive()
+    stack.settle("eta")
+    assert stack.learned("eta") >= learned + 400
+    assert dom.console_errors(driver) == []
+
+
+def test_brw006_training_toggle_pauses_and_resuming_loses_no_event(
+    stack: LiveStack, driver: Any, screenshots: Path
+) -> None:
+    _open(driver, stack, "tfd")
+    switch = ids.part("tfd", ids.TRAINING_SWITCH)
+    assert dom.element(driver, switch).is_selected(), "training starts switched on"
+    dom.click(driver, switch)
+    wait_until(lambda: stack.emulator_source("tfd")["paused"], timeout=30,
+               what="the emulator to pause KafkaSource tfd")  # fmt: skip
+    assert "paused" in dom.text(driver, ids.part("tfd", ids.TRAINING_FEEDBACK))
+    paused_at = stack.settle("tfd")  # in-flight events finish; then nothing moves
+    sent = stack.produce("tfd", 300)
+    assert stack.records("tfd") == paused_at + sent
+    wait_until(lambda: "paused" in dom.text(driver, ids.part("tfd", ids.TRAINING_STATUS)),
+               timeout=30, what="the status line to say paused")  # fmt: skip
+    time.sleep(3.0)  # a bounded window in which a consuming source would have moved
+    assert stack.learned("tfd") == paused_at, "learning went on while paused"
+    driver.save_screenshot(str(screenshots / "tfd-paused.png"))
+    dom.click(driver, switch)
+    wait_until(lambda: not stack.emulator_source("tfd")["paused"], timeout=30,
+               what="the emulator to resume KafkaSource tfd")  # fmt: skip
+    total = stack.settle("tfd")
+    assert total == paused_at + sent
+    assert stack.learned("tfd") == total, "every record learned exactly once after resuming"
+    assert stack.status("tfd")["dead_lettered"] == 0
+    assert dom.console_errors(driver) == []
+
+
+def test_brw007_coelho_status_lists_the_dashboard(stack: LiveStack) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "coelho.cli", "status", "--json"], env=stack.env, cwd=REPO,
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert json.loads(done.stdout)["services"]["dash"] == stack.dash
+    assert requests.get(stack.dash, timeout=10).status_code == 200
