@@ -30,6 +30,22 @@ class Generator(Protocol):
         ...
 
 
+class SeededGenerator:
+    """Shared state of the domains' generators: the seeded RNG, the clock and the drift switch."""
+
+    def __init__(self, rng: random.Random, drift_after: int | None, clock: Clock) -> None:
+        self.rng = rng
+        self.drift_after = drift_after
+        self.clock = clock
+        self.count = 0
+
+    def _advance(self) -> bool:
+        """Count one event; True once the stream has drifted."""
+        drifted = self.drift_after is not None and self.count >= self.drift_after
+        self.count += 1
+        return drifted
+
+
 @dataclass(frozen=True)
 class ModelSpec:
     """One choice of River pipeline for a domain; ``build`` returns a fresh, unfitted one."""

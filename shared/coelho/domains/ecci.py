@@ -13,11 +13,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from coelho.domains.base import Clock, Domain, Event, Features, MetricSpec, ModelSpec
-from coelho.domains.schema import FieldSpec
+from coelho.domains.base import (
+    Clock,
+    Domain,
+    Event,
+    Features,
+    MetricSpec,
+    ModelSpec,
+    SeededGenerator,
+)
+from coelho.domains.common import BROWSERS, LAT_RANGE, LON_RANGE, OPERATING_SYSTEMS
+from coelho.domains.schema import FieldSpec, point
 
-LAT_RANGE = (29.5, 30.1)
-LON_RANGE = (-95.8, -95.0)
 EVENT_TYPES = ("page_view", "add_to_cart", "purchase", "search", "leave_review")
 CATEGORIES = (
     "Electronics", "Fashion & Apparel", "Home & Garden", "Beauty & Personal Care",
@@ -30,8 +37,6 @@ REFERRERS = (
     "yahoo.com", "email_campaign", "affiliate_link",
 )  # fmt: skip
 DEVICE_TYPES = ("Mobile", "Desktop", "Tablet")
-BROWSERS = ("Chrome", "Safari", "Firefox", "Edge", "Opera", "Other")
-OPERATING_SYSTEMS = ("iOS", "Android", "Windows", "macOS", "Linux", "Other")
 PRODUCTS = tuple(f"prod_{i}" for i in range(1000, 1101))
 WORDS = ("wireless", "organic", "kids", "running", "gift", "smart", "leather", "vintage",
          "portable", "eco", "pro", "mini", "deluxe", "outdoor", "classic")  # fmt: skip
@@ -59,15 +64,7 @@ FIELDS: tuple[FieldSpec, ...] = (
             FieldSpec("os", "str", choices=OPERATING_SYSTEMS),
         ),
     ),
-    FieldSpec(
-        "location",
-        "object",
-        fields=(
-            FieldSpec("lat", "float", minimum=-90, maximum=90),
-            FieldSpec("lon", "float", minimum=-180, maximum=180),
-        ),
-        role="context",
-    ),
+    point("location", role="context"),
     FieldSpec("time_on_page_seconds", "int", minimum=0, maximum=86_400),
     FieldSpec("search_query", "str", nullable=True, role="context"),
     FieldSpec("session_event_sequence", "int", minimum=1, maximum=100_000),
@@ -148,14 +145,11 @@ class _Session:
     product: tuple[str, str] | None = None
 
 
-class EcciGenerator:
+class EcciGenerator(SeededGenerator):
     """The seed's session state machine, seeded; sessions time out on the event clock."""
 
     def __init__(self, rng: random.Random, drift_after: int | None, clock: Clock) -> None:
-        self.rng = rng
-        self.drift_after = drift_after
-        self.clock = clock
-        self.count = 0
+        super().__init__(rng, drift_after, clock)
         self.sessions: dict[str, _Session] = {}
 
     def next_interval(self) -> float:
@@ -203,8 +197,7 @@ class EcciGenerator:
 
     def next_event(self) -> Event:
         r = self.rng
-        drifted = self.drift_after is not None and self.count >= self.drift_after
-        self.count += 1
+        drifted = self._advance()
         now = self.clock()
         session, first = self._session(now)
         session.sequence += 1

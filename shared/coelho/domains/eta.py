@@ -10,17 +10,22 @@ from __future__ import annotations
 
 import math
 import operator
-import random
 import uuid
 from datetime import datetime
 from functools import partial
 from typing import Any
 
-from coelho.domains.base import Clock, Domain, Event, Features, MetricSpec, ModelSpec
-from coelho.domains.schema import FieldSpec
+from coelho.domains.base import (
+    Domain,
+    Event,
+    Features,
+    MetricSpec,
+    ModelSpec,
+    SeededGenerator,
+)
+from coelho.domains.common import LAT_RANGE, LON_RANGE
+from coelho.domains.schema import FieldSpec, point
 
-LAT_RANGE = (29.5, 30.1)
-LON_RANGE = (-95.8, -95.0)
 AVG_SPEED_KMH = 40.0
 WEATHER = ("Clear", "Clouds", "Rain", "Heavy Rain", "Fog", "Thunderstorm")
 WEATHER_WEIGHTS = (0.60, 0.15, 0.10, 0.05, 0.05, 0.05)
@@ -35,24 +40,13 @@ DRIVERS = tuple(f"driver_{i}" for i in range(1000, 5001))
 VEHICLES = tuple(f"vehicle_{i}" for i in range(100, 1000))
 
 
-def _point(name: str) -> FieldSpec:
-    return FieldSpec(
-        name,
-        "object",
-        fields=(
-            FieldSpec("lat", "float", minimum=-90, maximum=90),
-            FieldSpec("lon", "float", minimum=-180, maximum=180),
-        ),
-    )
-
-
 FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("trip_id", "str", role="id"),
     FieldSpec("driver_id", "str", choices=DRIVERS, role="context"),
     FieldSpec("vehicle_id", "str", choices=VEHICLES, role="context"),
     FieldSpec("timestamp", "timestamp"),
-    _point("origin"),
-    _point("destination"),
+    point("origin"),
+    point("destination"),
     FieldSpec("estimated_distance_km", "float", minimum=0, maximum=20_000),
     FieldSpec("weather", "str", choices=WEATHER),
     FieldSpec("temperature_celsius", "float", minimum=-60, maximum=60),
@@ -181,14 +175,8 @@ def _metrics() -> tuple[MetricSpec, ...]:
     )  # fmt: skip
 
 
-class EtaGenerator:
+class EtaGenerator(SeededGenerator):
     """The seed producer's trips; timestamps and traffic follow the (possibly synthetic) clock."""
-
-    def __init__(self, rng: random.Random, drift_after: int | None, clock: Clock) -> None:
-        self.rng = rng
-        self.drift_after = drift_after
-        self.clock = clock
-        self.count = 0
 
     def next_interval(self) -> float:
         return self.rng.uniform(0.1, 1.0)
@@ -201,8 +189,7 @@ class EtaGenerator:
 
     def next_event(self) -> Event:
         r = self.rng
-        drifted = self.drift_after is not None and self.count >= self.drift_after
-        self.count += 1
+        drifted = self._advance()
         now: datetime = self.clock()
         origin, destination = self._point(), self._point()
         while (

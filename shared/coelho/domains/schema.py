@@ -55,6 +55,19 @@ class FieldSpec:
         return [leaf for child in self.fields for leaf in child.leaves(f"{path}.")]
 
 
+def point(name: str, role: Role = "feature") -> FieldSpec:
+    """A ``{lat, lon}`` object with the globe's bounds."""
+    return FieldSpec(
+        name,
+        "object",
+        fields=(
+            FieldSpec("lat", "float", minimum=-90, maximum=90),
+            FieldSpec("lon", "float", minimum=-180, maximum=180),
+        ),
+        role=role,
+    )
+
+
 def leaf_fields(fields: tuple[FieldSpec, ...]) -> list[tuple[str, FieldSpec]]:
     """All scalar fields of a schema as ``(dotted.path, spec)``, in declaration order."""
     return [leaf for spec in fields for leaf in spec.leaves()]

@@ -8,13 +8,20 @@ triple the fraud rate, and fraudsters move to small amounts and digital goods.
 from __future__ import annotations
 
 import math
-import random
 import uuid
 from datetime import datetime
 from typing import Any
 
-from coelho.domains.base import Clock, Domain, Event, Features, MetricSpec, ModelSpec
-from coelho.domains.schema import FieldSpec
+from coelho.domains.base import (
+    Domain,
+    Event,
+    Features,
+    MetricSpec,
+    ModelSpec,
+    SeededGenerator,
+)
+from coelho.domains.common import BROWSERS, OPERATING_SYSTEMS
+from coelho.domains.schema import FieldSpec, point
 
 CURRENCIES = ("USD", "EUR", "GBP", "JPY", "CAD", "AUD", "BRL")
 CATEGORIES = (
@@ -24,8 +31,6 @@ CATEGORIES = (
 RISKY_CATEGORIES = ("electronics", "luxury_items", "digital_goods", "gambling")
 TRANSACTION_TYPES = ("purchase", "withdrawal", "transfer", "payment", "deposit")
 PAYMENT_METHODS = ("credit_card", "debit_card", "paypal", "bank_transfer", "crypto")
-OPERATING_SYSTEMS = ("iOS", "Android", "Windows", "macOS", "Linux", "Other")
-BROWSERS = ("Chrome", "Safari", "Firefox", "Edge", "Opera", "Other")
 MERCHANTS = tuple(f"merchant_{i}" for i in range(1, 201))
 USER_AGENTS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome/126.0 Safari/537.36",
@@ -47,15 +52,7 @@ FIELDS: tuple[FieldSpec, ...] = (
     FieldSpec("product_category", "str", choices=CATEGORIES),
     FieldSpec("transaction_type", "str", choices=TRANSACTION_TYPES),
     FieldSpec("payment_method", "str", choices=PAYMENT_METHODS),
-    FieldSpec(
-        "location",
-        "object",
-        fields=(
-            FieldSpec("lat", "float", minimum=-90, maximum=90),
-            FieldSpec("lon", "float", minimum=-180, maximum=180),
-        ),
-        role="context",
-    ),
+    point("location", role="context"),
     FieldSpec("ip_address", "str", role="context"),
     FieldSpec(
         "device_info",
@@ -159,22 +156,15 @@ def _metrics() -> tuple[MetricSpec, ...]:
     )  # fmt: skip
 
 
-class TfdGenerator:
+class TfdGenerator(SeededGenerator):
     """The seed producer's distributions, driven by a seeded ``random.Random``."""
-
-    def __init__(self, rng: random.Random, drift_after: int | None, clock: Clock) -> None:
-        self.rng = rng
-        self.drift_after = drift_after
-        self.clock = clock
-        self.count = 0
 
     def next_interval(self) -> float:
         return self.rng.uniform(0.05, 0.5)
 
     def next_event(self) -> Event:
         r = self.rng
-        drifted = self.drift_after is not None and self.count >= self.drift_after
-        self.count += 1
+        drifted = self._advance()
         is_fraud = r.random() < (0.03 if drifted else 0.01)
         high_value = 0.2 if drifted else 0.8
         if is_fraud:
