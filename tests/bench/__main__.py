@@ -29,7 +29,7 @@ def machine() -> str:
 
 
 def table(learn: dict[str, dict[str, float]]) -> str:
-    cols = ("e2e_eps", "floor_eps", "ff_default_eps", "inprocess_eps", "ratio")
+    cols = ("e2e_eps", "floor_eps", "ff_default_eps", "inprocess_eps", "ratio", "durable_floor_eps")
     lines = ["| domain | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
     for domain, row in learn.items():
         lines.append(f"| {domain} | " + " | ".join(f"{row[c]:,}" for c in cols) + " |")

@@ -9,7 +9,9 @@ Per domain, in one run and on the same pre-produced Kafka records:
 - ``ff_default_eps``: the same path delivering to a plain ``functions-framework`` no-op with the
   framework's default settings (only the host is pinned to loopback), so that the floor cannot
   be lowered to flatter the ratio;
-- ``inprocess_eps``: River prequential learning of the same events in this process.
+- ``inprocess_eps``: River prequential learning of the same events in this process;
+- ``durable_floor_eps`` (diagnostic, not in the ratio): the no-op plus one Redis round trip
+  before its 202, i.e. the floor of any design that acknowledges only after a durable write.
 
 Rates are steady-state: the time between 10 % and 90 % of the records being counted, so
 consumer-group joins and the final checkpoint do not dominate short runs. Each transport
@@ -47,6 +49,7 @@ from tests.helpers import rewrite_manifests
 REPO = Path(__file__).resolve().parents[2]
 START = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
 NOOP = Path(__file__).parent / "noop" / "main.py"
+NOOP_REDIS = Path(__file__).parent / "noop_redis" / "main.py"
 STATE_KEY = "coelho-bench-key"
 
 
@@ -56,7 +59,7 @@ def _serve(source: Path, env: dict[str, str], logs: Path, name: str) -> tuple[Ch
     child = Child(name, function_argv(source, port), env=env, cwd=REPO,
                   log_path=logs / f"{name}.log").start()  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    if source == NOOP:
+    if source in (NOOP, NOOP_REDIS):
         child.wait_ready(lambda: accepts(port), timeout=60, what="listening")
     else:
         child.wait_ready(lambda: http_ok(f"{url}/health/readiness"), timeout=60, what="ready")
@@ -127,12 +130,14 @@ class LearnBench:
                 produce(key, kafka.bootstrap, count=self.n, seed=42, rate=0, start=START)
                 floor_child, floor_url = _serve(NOOP, env, self.logs, f"floor-{key}")
                 plain_child, plain_url = _serve(NOOP, plain, self.logs, f"ffdefault-{key}")
-                floor, default, e2e = [], [], []
+                durable_child, durable_url = _serve(NOOP_REDIS, env, self.logs, f"durable-{key}")
+                floor, default, durable, e2e = [], [], [], []
                 try:
                     for _ in range(self.repeats):
                         delivered = _delivered(key)
                         floor.append(self._emulate(key, floor_url, delivered))
                         default.append(self._emulate(key, plain_url, delivered))
+                        durable.append(self._emulate(key, durable_url, delivered))
                         client.flushall()
                         learn, learn_url = _serve(REPO / "functions" / f"learn-{key}" / "main.py",
                                                   env, self.logs, f"learn-{key}")  # fmt: skip
@@ -146,6 +151,7 @@ class LearnBench:
                 finally:
                     floor_child.stop()
                     plain_child.stop()
+                    durable_child.stop()
                 inproc = statistics.median(_inprocess(key, events) for _ in range(self.repeats))
                 row = {
                     "e2e_eps": statistics.median(e2e),
@@ -154,6 +160,7 @@ class LearnBench:
                     "inprocess_eps": inproc,
                 }
                 row["ratio"] = row["e2e_eps"] / min(row["floor_eps"], row["inprocess_eps"])
+                row["durable_floor_eps"] = statistics.median(durable)
                 results[key] = {k: round(v, 3 if k == "ratio" else 1) for k, v in row.items()}
                 print(f"  {key}: {results[key]}", file=sys.stderr, flush=True)
             return results
