@@ -119,7 +119,7 @@ class OnlineModel:
         for name, metric in self.metrics.items():
             value = metric.get()
             if isinstance(value, int | float) and value == value:
-                values[name] = float(value)
+                values[name] = float(value) + 0.0  # -0.0 (e.g. ROC AUC before any fraud) -> 0.0
         if self.spec.task == "binary":
             values.update(self._confusion())
         if self.spec.task == "clustering":

@@ -43,3 +43,14 @@ def test_clustering_tracks_cluster_counts_and_profiles() -> None:
     assert sum(model.cluster_counts.values()) > 1_000
     some_cluster = next(iter(model.cluster_profiles.values()))
     assert "event_type" in some_cluster
+
+
+def test_metric_values_have_no_negative_zero() -> None:
+    """ROC AUC before the first fraud is -0.0 in River; status and charts should say 0."""
+    import math
+
+    model = OnlineModel.create("tfd")
+    legit = (e for e in get("tfd").produce(seed=1, start=START) if not e["is_fraud"])
+    for event in itertools.islice(legit, 50):
+        model.learn(event)
+    assert all(math.copysign(1.0, v) > 0 for v in model.metric_values().values())
