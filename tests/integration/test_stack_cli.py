@@ -62,7 +62,8 @@ def stack_env(tmp_path: Path) -> Iterator[dict[str, str]]:
 def wait_for(condition: Callable[[], bool], timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
-        assert time.monotonic() < deadline, f"not true after {timeout} s"
+        if time.monotonic() >= deadline:
+            pytest.fail(f"not true after waiting {timeout} s")
         time.sleep(0.5)
 
 

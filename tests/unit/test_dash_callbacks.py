@@ -8,7 +8,6 @@ failure a user can meet.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import plotly.graph_objects as go
@@ -16,33 +15,14 @@ import pytest
 from dash import no_update
 
 from coelho.domains import REGISTRY
-from dash_app import config, ids
+from dash_app import ids
 from dash_app.clients.predict import Outcome
 from dash_app.clients.problem import Problem
 from dash_app.clients.state import Point
 from dash_app.config import DashConfig
+from tests.unit.dash_support import text_of
 
-
-@pytest.fixture(scope="module", autouse=True)
-def app() -> Iterator[Any]:
-    """The app (pages register on import); Redis and the emulator point at nothing."""
-    from dash_app.app import create_app
-
-    cfg = DashConfig(redis_url="redis://127.0.0.1:1/0", emulator_url="http://127.0.0.1:1")
-    yield create_app(cfg)
-    config.use(None)
-
-
-def _text(component: Any) -> str:
-    """All text below a Dash component."""
-    if component is None:
-        return ""
-    if isinstance(component, str | int | float):
-        return str(component)
-    children = getattr(component, "children", None)
-    if isinstance(children, list | tuple):
-        return " ".join(_text(c) for c in children)
-    return _text(children)
+pytestmark = pytest.mark.usefixtures("dash_app_instance")
 
 
 def _field_ids(key: str) -> list[dict[str, Any]]:
@@ -78,11 +58,11 @@ def test_predict_names_the_bad_field_and_makes_no_call(monkeypatch: pytest.Monke
     values[[f["path"] for f in field_ids].index("amount")] = None
     store, form_alert, result_alert = form_panel.predict(1, values, field_ids, "live")
     assert store is no_update and result_alert is None
-    assert "Amount (currency units)" in _text(form_alert) and "amount" in _text(form_alert)
+    assert "Amount (currency units)" in text_of(form_alert) and "amount" in text_of(form_alert)
     values[[f["path"] for f in field_ids].index("currency")] = "XXX"
     values[[f["path"] for f in field_ids].index("amount")] = 10
     _store, form_alert, _ = form_panel.predict(1, values, field_ids, "live")
-    assert "currency" in _text(form_alert) and "not one of" in _text(form_alert)
+    assert "currency" in text_of(form_alert) and "not one of" in text_of(form_alert)
 
 
 def test_predict_stores_the_answer_or_shows_the_problem(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -109,7 +89,7 @@ def test_predict_stores_the_answer_or_shows_the_problem(monkeypatch: pytest.Monk
 
     monkeypatch.setattr(form_panel.predict_client, "predict", down)
     store, _form, result_alert = form_panel.predict(2, values, field_ids, None)
-    assert store is None and "predict-eta is down" in _text(result_alert)
+    assert store is None and "predict-eta is down" in text_of(result_alert)
 
 
 @pytest.mark.parametrize("page", ["tfd", "eta", "ecci"])
@@ -139,7 +119,7 @@ def test_metric_series_from_history(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(metrics_panel.state, "history", lambda cfg, key: Problem("Down", "x"))
     figures, note = metrics_panel.refresh(2, metric_ids)
     assert all(isinstance(f, go.Figure) and not f.data for f in figures)
-    assert "Down" in _text(note)
+    assert "Down" in text_of(note)
 
 
 def test_training_toggle_reverts_the_switch_when_control_fails(
@@ -165,20 +145,20 @@ def test_training_toggle_reverts_the_switch_when_control_fails(
 
     monkeypatch.setattr(training_panel.control, "control", lambda cfg: Fake(None))
     value, feedback = training_panel.toggle(False, ids.part("ecci", ids.TRAINING_SWITCH))
-    assert value is False and asked == [("ecci", True)] and "paused" in _text(feedback)
+    assert value is False and asked == [("ecci", True)] and "paused" in text_of(feedback)
     failing = Fake(Problem("Could not resume ecci", "emulator down"))
     monkeypatch.setattr(training_panel.control, "control", lambda cfg: failing)
     value, feedback = training_panel.toggle(True, ids.part("ecci", ids.TRAINING_SWITCH))
-    assert value is False and "Could not resume ecci" in _text(feedback)
+    assert value is False and "Could not resume ecci" in text_of(feedback)
 
 
 def test_status_line_and_model_info_survive_a_dead_redis() -> None:
     from dash_app.components import model_panel, training_panel
 
     line = training_panel.status_line("tfd")
-    assert "State store unreachable" in _text(line)
+    assert "State store unreachable" in text_of(line)
     info = model_panel.model_info("live", None, 1, ids.part("tfd", ids.MODEL_SELECT))
-    assert "State store unreachable" in _text(info)
+    assert "State store unreachable" in text_of(info)
 
 
 def test_model_info_describes_the_model_that_answered() -> None:
@@ -189,7 +169,7 @@ def test_model_info_describes_the_model_that_answered() -> None:
         "response": {"model": {"source": "champion", "version": 7, "model": "logreg",
                                "updated_at": "2026-01-02T03:04:05+00:00", "events_learned": 1234}},
     }  # fmt: skip
-    text = _text(model_panel.describe(DashConfig(), "tfd", "champion", result))
+    text = text_of(model_panel.describe(DashConfig(), "tfd", "champion", result))
     assert "champion" in text and "7" in text and "1,234" in text and "2026-01-02 03:04:05" in text
     assert "COELHO_MLFLOW_URL" in text  # registry facts need MLflow: said so, not hidden
 
@@ -207,13 +187,14 @@ def test_an_unexpected_callback_failure_is_said_in_the_page() -> None:
     finally:
         context_value.reset(token)
     shown = ctx.updated_props[ids.APP_ERROR]["children"]
-    assert "Something went wrong" in _text(shown) and "RuntimeError" in _text(shown)
+    assert "Something went wrong" in text_of(shown) and "RuntimeError" in text_of(shown)
 
 
 def test_a_failing_callback_answers_with_the_page_alert_over_http(
-    app: Any, monkeypatch: pytest.MonkeyPatch
+    dash_app_instance: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Through Dash's real dispatch: the browser gets an alert, not a 500 and a stale page."""
+    app = dash_app_instance
     import json
 
     from dash_app.pages import tfd

@@ -5,38 +5,17 @@ Figures are checked as data (traces, values, bands), which is what the browser t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from coelho.domains import REGISTRY
-from dash_app import config
 from dash_app.clients.problem import Problem
 from dash_app.clients.state import ClusterAnalytics
 from dash_app.config import DashConfig
+from tests.unit.dash_support import text_of
 
-
-@pytest.fixture(scope="module", autouse=True)
-def app() -> Iterator[Any]:
-    """The app (pages register on import); Redis and the emulator point at nothing."""
-    from dash_app.app import create_app
-
-    cfg = DashConfig(redis_url="redis://127.0.0.1:1/0", emulator_url="http://127.0.0.1:1")
-    yield create_app(cfg)
-    config.use(None)
-
-
-def _text(component: Any) -> str:
-    """All text below a Dash component."""
-    if component is None:
-        return ""
-    if isinstance(component, str | int | float):
-        return str(component)
-    children = getattr(component, "children", None)
-    if isinstance(children, list | tuple):
-        return " ".join(_text(c) for c in children)
-    return _text(children)
+pytestmark = pytest.mark.usefixtures("dash_app_instance")
 
 
 @pytest.mark.parametrize(
@@ -56,13 +35,13 @@ def test_tfd_result_gauge_and_verdict() -> None:
     gauge, verdict = tfd.render({"response": {"fraud_probability": 0.82, "is_fraud": True}})
     assert gauge.data[0].value == 82.0
     assert [s["range"] for s in gauge.data[0].gauge.steps] == [(0, 30), (30, 70), (70, 100)]
-    assert "FRAUD" in _text(verdict) and "HIGH risk" in _text(verdict)
+    assert "FRAUD" in text_of(verdict) and "HIGH risk" in text_of(verdict)
     _gauge, verdict = tfd.render({"response": {"fraud_probability": 0.1, "is_fraud": False}})
-    assert "NOT FRAUD" in _text(verdict)
+    assert "NOT FRAUD" in text_of(verdict)
     empty, none = tfd.render(None)
     assert none is None and not empty.data
     broken, text = tfd.render({"response": {"cluster": 1}})
-    assert not broken.data and "cluster" in _text(text)
+    assert not broken.data and "cluster" in text_of(text)
 
 
 def test_eta_map_route_and_numbers() -> None:
@@ -73,7 +52,7 @@ def test_eta_map_route_and_numbers() -> None:
     assert list(route.lat) == [29.7, 29.9] and list(route.lon) == [-95.4, -95.1]
     assert (origin.name, destination.name) == ("origin", "destination")
     assert fig.layout.map.style == "white-bg"
-    assert "km" in _text(text) and "40 km/h" in _text(text)
+    assert "km" in text_of(text) and "40 km/h" in text_of(text)
     blank, none = eta.render_trip(29.7, None, 29.9, -95.1)
     assert none is None and not blank.data
     numbers = eta.render_eta({"response": {"eta_seconds": 900.0, "eta_minutes": 15.0}})
@@ -102,13 +81,13 @@ def test_ecci_behaviour_of_the_predicted_cluster(monkeypatch: pytest.MonkeyPatch
     )
     monkeypatch.setattr(ecci.state, "analytics", lambda cfg, key: found)
     line, fig, text = ecci.render({"response": {"cluster": 1, "n_clusters": 2}}, "event_type")
-    assert "1" in _text(line) and "of 2" in _text(line)
+    assert "1" in text_of(line) and "of 2" in text_of(line)
     assert list(fig.data[0].x) == ["page_view", "purchase"] and list(fig.data[0].y) == [4, 1]
     assert "80%" in text and "page_view" in text
     samples, distribution, note = ecci.refresh_analytics(1, "event_type")
     assert list(samples.data[0].y) == [10, 5]
     assert distribution.data[0].name == "cluster 1"
-    assert "version 4" in _text(note)
+    assert "version 4" in text_of(note)
     monkeypatch.setattr(ecci.state, "analytics", lambda cfg, key: Problem("Redis down", "x"))
     _line, fig, text = ecci.render({"response": {"cluster": 1}}, "event_type")
     assert not fig.data and "Redis down" in text
@@ -135,10 +114,10 @@ def test_home_card_and_navbar() -> None:
         "predict-tfd": Health("predict-tfd", "http://b", "down", "not reachable"),
     }
     status = {"events_learned": 4321, "metrics": {"ROCAUC": 0.91}, "model": "logreg"}
-    text = _text(home.domain_card(domain, status, 12.5, probes))
+    text = text_of(home.domain_card(domain, status, 12.5, probes))
     assert "4,321" in text and "12.5" in text and "0.9100" in text
     assert "learn-tfd: ready" in text and "predict-tfd: down" in text
-    text = _text(home.domain_card(domain, Problem("State store unreachable", "x"), 0.0, probes))
+    text = text_of(home.domain_card(domain, Problem("State store unreachable", "x"), 0.0, probes))
     assert "State store unreachable" in text
     cfg = DashConfig(
         mlflow_link="http://m", prometheus_link="http://p", emulator_url="http://e",
