@@ -16,6 +16,13 @@ from coelho.eventing.model import KafkaSource
 
 log = logging.getLogger(__name__)
 
+# kafka-python's group leader assigns only the partitions its metadata knows. A topic created
+# just before the group forms can be missing from it ("No partition metadata for topic"),
+# leaving the group with nothing assigned until the next metadata refresh: 5 minutes by
+# default. Refreshing every 5 s lets the leader see the topic and rejoin quickly. (Fetching
+# the metadata explicitly before subscribing was tried: it broke pause/resume flow control.)
+METADATA_MAX_AGE_MS = 5000
+
 
 class Runner(Protocol):
     """What the listener needs from its SourceRunner."""
@@ -41,6 +48,7 @@ def subscribe(
             "auto_offset_reset": source.initial_offset,
             "session_timeout_ms": 10000,
             "heartbeat_interval_ms": 1000,
+            "metadata_max_age_ms": METADATA_MAX_AGE_MS,
             **options,
         }
     )
