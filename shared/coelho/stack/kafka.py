@@ -13,9 +13,11 @@ import fcntl
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from coelho.stack.ports import HOST, free_port
 from coelho.stack.probes import accepts
@@ -247,14 +249,40 @@ def ensure_topics(bootstrap: str, topics: Iterable[str], partitions: int = 3) ->
     from kafka.admin import KafkaAdminClient, NewTopic
     from kafka.errors import TopicAlreadyExistsError
 
+    wanted = set(topics)
     admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="coelho-stack")
     try:
-        missing = sorted(set(topics) - set(admin.list_topics()))
+        missing = sorted(wanted - set(admin.list_topics()))
         if missing:
             try:
                 admin.create_topics([NewTopic(t, partitions, 1) for t in missing])
             except TopicAlreadyExistsError:
                 pass  # another process created one meanwhile: the goal is reached
+        _wait_for_leaders(admin, wanted)
         return missing
     finally:
         admin.close()
+
+
+def _wait_for_leaders(admin: Any, topics: set[str], timeout: float = 60.0) -> None:
+    """Return once every partition of ``topics`` has a leader.
+
+    CreateTopics answers before the partitions are led; a consumer group formed in that window
+    gets no partition metadata, and kafka-python's leader then assigns nothing.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        described = admin.describe_topics(sorted(topics))
+        ready = all(
+            d.get("error_code", 0) == 0
+            and d.get("partitions")
+            and all(
+                p.get("error_code", 0) == 0 and p.get("leader_id", -1) >= 0 for p in d["partitions"]
+            )
+            for d in described
+        )
+        if ready:
+            return
+        if time.monotonic() > deadline:
+            raise StartupError(f"kafka: topics {sorted(topics)} have no partition leaders yet")
+        time.sleep(0.2)
