@@ -1,6 +1,6 @@
 """Learn function for Transaction Fraud Detection: CloudEvent in, 202 out.
 
-The event is validated and appended to the domain's log; this process's writer thread (or
+The event is validated and appended to the domain's log; this function's writer process (or
 another replica's) applies it to the model. See coelho.state for why.
 """
 

@@ -27,8 +27,13 @@ def route(
     request: Request,
     post: Callable[[Request], Response],
     ready: Callable[[], tuple[bool, str]],
+    writer_metrics: Callable[[], bytes | None] | None = None,
 ) -> Response:
-    """Dispatch one request; unknown paths get 404 and wrong methods 405, both in JSON."""
+    """Dispatch one request; unknown paths get 404 and wrong methods 405, both in JSON.
+
+    ``writer_metrics`` supplies the exposition of a writer running in a child process (None
+    until it has one: the in-process writer families are declared instead, without samples).
+    """
     path = request.path.rstrip("/") or "/"
     if request.method == "GET":
         if path == "/health/liveness":
@@ -37,7 +42,7 @@ def route(
             ok, message = ready()
             return json_response({"ready": ok, "message": message}, 200 if ok else 503)
         if path == "/metrics":
-            return telemetry.exposition()
+            return telemetry.exposition(writer_metrics() if writer_metrics else None)
         return json_response({"error": "NotFound", "message": f"no route GET {path}"}, 404)
     if request.method == "POST" and path == "/":
         return post(request)

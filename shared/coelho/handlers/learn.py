@@ -14,15 +14,15 @@ from flask import Request
 from coelho import domains, events, telemetry
 from coelho.errors import CoelhoError, StateTampered
 from coelho.handlers.http import Response, error_response, json_response, route
-from coelho.recovery import restorer
-from coelho.settings import Settings, model_choice
-from coelho.state import DomainWriter, EventLog, Keys
+from coelho.settings import Settings
+from coelho.state import CheckpointStore, EventLog, Keys
+from coelho.state.sidecar import WriterProcess
 
 log = logging.getLogger(__name__)
 
 
 class LearnService:
-    """Owns the Redis client, the log and this process's ``DomainWriter`` for one domain."""
+    """Owns the Redis client, the log and this process's writer child for one domain."""
 
     def __init__(self, domain: str, settings: Settings | None = None) -> None:
         self.settings = settings or Settings.from_env()
@@ -30,7 +30,10 @@ class LearnService:
         self.client = redis.Redis.from_url(self.settings.redis_url)
         self.keys = Keys(self.domain.key)
         self.log = EventLog(self.client, self.domain.key, self.settings.dedupe_ttl_seconds)
-        self.writer = self._new_writer()
+        self.store = CheckpointStore(
+            self.client, self.domain.key, self.settings.state_key, self.settings.log_retention
+        )
+        self.writer: WriterProcess | None = None
         self._writer_pid: int | None = None
         self._start_lock = threading.Lock()
         self._verified = False
@@ -41,43 +44,35 @@ class LearnService:
         self._duplicates = telemetry.EVENTS_DUPLICATE.labels(key)
         self._seconds = telemetry.LEARN_SECONDS.labels(key)
 
-    def _new_writer(self) -> DomainWriter:
-        choice = model_choice(self.domain.key)
-        return DomainWriter(
-            self.client, self.domain.key, self.settings, choice,
-            restore=restorer(self.client, self.settings.state_key, choice),
-        )  # fmt: skip
-
     def _ensure_writer(self) -> None:
-        """Start the writer in the process that serves requests.
+        """Start (or restart) the writer process from the process that serves requests.
 
         functions-framework imports ``main.py`` in gunicorn's master and forks the worker: a
-        thread started at import would run in the master, and any lock it held at fork time
-        would stay locked forever in the worker.
+        child started at import would belong to the master, which serves nothing.
         """
-        if self._writer_pid == os.getpid():
-            return
-        with self._start_lock:
-            if self._writer_pid == os.getpid():
-                return
-            self.writer = self._new_writer()
-            self.writer.start()
-            atexit.register(self.writer.stop)
-            self._writer_pid = os.getpid()
+        if self._writer_pid != os.getpid():
+            with self._start_lock:
+                if self._writer_pid != os.getpid():
+                    self.writer = WriterProcess(self.domain.key)
+                    atexit.register(self.writer.stop)
+                    self._writer_pid = os.getpid()
+        assert self.writer is not None
+        self.writer.ensure()
 
     def ready(self) -> tuple[bool, str]:
         """Ready once the domain's state is known to load (or there is none yet)."""
-        if self.writer.error:
-            return False, self.writer.error
+        status = self.writer.status() if self.writer else None
+        if status and status.error:
+            return False, status.error
         if not self._verified:
             try:
-                self.writer.verify()
+                self.store.load()
             except StateTampered as exc:
                 return False, str(exc)
             except redis.RedisError as exc:
                 return False, f"redis unavailable: {exc}"
             self._verified = True
-        return True, "writer" if self.writer.holding else "state verified"
+        return True, "writer" if status and status.holding else "state verified"
 
     def learn(self, request: Request) -> Response:
         started = time.perf_counter()
@@ -106,4 +101,7 @@ class LearnService:
 
     def handle(self, request: Request) -> Response:
         self._ensure_writer()
-        return route(request, self.learn, self.ready)
+        return route(request, self.learn, self.ready, self._writer_metrics)
+
+    def _writer_metrics(self) -> bytes | None:
+        return self.writer.metrics() if self.writer else None

@@ -8,9 +8,10 @@ Why not "load blob, learn, save blob" per event: forest pickles reach 15 MB afte
    (source, id). A redelivered event finds the key and is counted as a duplicate, never
    appended twice. Only after the append does the function answer 202; an event that was
    acknowledged is therefore durable in the log.
-2. **Single writer.** Every learn process runs a ``DomainWriter`` thread, but only the holder of
-   the lease ``coelho:<d>:lease`` (a random token with a TTL, renewed while alive) applies the log
-   to its in-process ``OnlineModel``, in log order, each entry exactly once. If it dies, the lease
+2. **Single writer.** Every learn function runs a ``DomainWriter`` in a child process
+   (``sidecar``: off the request path's GIL), but only the holder of the lease
+   ``coelho:<d>:lease`` (a random token with a TTL, renewed while alive) applies the log to its
+   in-memory ``OnlineModel``, in log order, each entry exactly once. If it dies, the lease
    expires and another process takes over.
 3. **Checkpoints.** The writer periodically stores the pickled model with an HMAC-SHA256 tag, the
    id of the last applied log entry and a version number, in one Lua script that refuses to write

@@ -1,8 +1,8 @@
 """The single writer of a domain: holds the lease, applies the log, checkpoints.
 
-Each learn process runs one ``DomainWriter`` thread per domain it serves. All of them compete
-for the lease; the holder applies every log entry after its checkpoint, in order, and the others
-wait. See the package docstring for the invariants.
+Each learn function runs one ``DomainWriter`` (in a child process, coelho.state.sidecar). All
+of them compete for the lease; the holder applies every log entry after its checkpoint, in
+order, and the others wait. See the package docstring for the invariants.
 """
 
 from __future__ import annotations
@@ -50,9 +50,9 @@ return 1
 """
 
 BATCH = 500
-# The writer shares a process (and the GIL) with the request threads, so its fixed costs per
-# batch (lease renewal, stats, metric computation) are paid by time, not by batch: when it
-# keeps up, batches hold one or two events and per-batch work would dominate the request path.
+# Fixed costs per batch (lease renewal, stats, metric computation) are paid by time, not by
+# batch: when the writer keeps up, batches hold one or two events and per-batch work would
+# dominate its CPU time (and the machine's, which the request path shares).
 LINGER_SECONDS = 0.02
 STATS_EVERY_SECONDS = 0.25
 HISTORY_EVERY_SECONDS = 1.0
