@@ -108,8 +108,10 @@ class Replicas:
 
     def __init__(self, name: str, redis_url: str, logs: Path, count: int) -> None:
         self.ports = [free_port() for _ in range(count)]
+        # TMPDIR: the writer children's status files stay in the test's directory, even when
+        # a SIGKILL leaves no one to remove them.
         env = {**os.environ, "COELHO_REDIS_URL": redis_url, "COELHO_STATE_KEY": TEST_STATE_KEY,
-               **ENV}  # fmt: skip
+               "TMPDIR": str(logs), **ENV}  # fmt: skip
         source = REPO / "functions" / name / "main.py"
         self.children = [
             Child(

@@ -72,7 +72,13 @@ class LearnService:
             except redis.RedisError as exc:
                 return False, f"redis unavailable: {exc}"
             self._verified = True
-        return True, "writer" if status and status.holding else "state verified"
+        if status and status.holding:
+            return True, "writer"
+        code = self.writer.exit_code if self.writer else None
+        if code is not None and not (status and status.running):
+            # Appends go on (events are durable in the log); another replica's writer may learn.
+            return True, f"state verified; writer process restarting (exited {code})"
+        return True, "state verified"
 
     def learn(self, request: Request) -> Response:
         started = time.perf_counter()

@@ -98,10 +98,15 @@ class WriterProcess:
             reported = json.loads((self.dir / STATUS_FILE).read_text())
         except (OSError, ValueError):
             return WriterStatus(running)
-        return WriterStatus(running, bool(reported.get("holding")), reported.get("error"))
+        # A child that died while holding left "holding" behind: only a live one holds.
+        return WriterStatus(
+            running, running and bool(reported.get("holding")), reported.get("error")
+        )
 
     def metrics(self) -> bytes | None:
-        """The child's latest exposition; None until it first published."""
+        """The child's latest exposition; None until it published, or once it is not running."""
+        if self._proc is None or self._proc.poll() is not None:
+            return None
         try:
             return (self.dir / METRICS_FILE).read_bytes()
         except OSError:
@@ -129,12 +134,13 @@ def _publish(status_dir: Path, writer: DomainWriter) -> None:
     tmp.replace(status_dir / STATUS_FILE)
 
 
-def _until_eof(done: threading.Event) -> None:
+def _until_eof(done: threading.Event, orphaned: threading.Event) -> None:
     try:
         while sys.stdin.buffer.read(4096):
             pass
     except (OSError, ValueError):
         pass
+    orphaned.set()
     done.set()
 
 
@@ -151,14 +157,18 @@ def main(argv: list[str] | None = None) -> int:
         client, args.domain, settings, choice,
         restore=restorer(client, settings.state_key, choice),
     )  # fmt: skip
-    done = threading.Event()
+    args.status_dir.mkdir(parents=True, exist_ok=True)
+    done, orphaned = threading.Event(), threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
-    threading.Thread(target=_until_eof, args=(done,), daemon=True).start()
+    threading.Thread(target=_until_eof, args=(done, orphaned), daemon=True).start()
     writer.start()
     while not done.wait(PUBLISH_SECONDS):
         _publish(args.status_dir, writer)
     writer.stop()
-    _publish(args.status_dir, writer)
+    if orphaned.is_set():  # the function is gone (or stopping): nobody reads the files
+        shutil.rmtree(args.status_dir, ignore_errors=True)
+    else:
+        _publish(args.status_dir, writer)
     return 0
 
 

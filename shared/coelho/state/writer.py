@@ -54,7 +54,7 @@ BATCH = 500
 # batch: when the writer keeps up, batches hold one or two events and per-batch work would
 # dominate its CPU time (and the machine's, which the request path shares).
 LINGER_SECONDS = 0.02
-STATS_EVERY_SECONDS = 0.25
+STATS_EVERY_SECONDS = 0.1
 HISTORY_EVERY_SECONDS = 1.0
 
 
