@@ -46,7 +46,9 @@ METRICS_FILE = "metrics.prom"
 STATUS_FILE = "status.json"
 PUBLISH_SECONDS = 0.25
 CHECK_SECONDS = 0.5
+FIRST_RESTART_DELAY = 0.5
 MAX_RESTART_DELAY = 10.0
+STABLE_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -61,14 +63,17 @@ class WriterStatus:
 class WriterProcess:
     """The parent's handle on its writer child: start, restart with backoff, read, stop."""
 
-    def __init__(self, domain: str) -> None:
+    def __init__(self, domain: str, command: list[str] | None = None) -> None:
         self.domain = domain
+        # The child's argv without --status-dir (tests pass another program).
+        self.command = command or [sys.executable, "-m", "coelho.state.sidecar", domain]
         self.dir = Path(tempfile.mkdtemp(prefix=f"coelho-writer-{domain}-"))
         self._proc: subprocess.Popen[bytes] | None = None
         self._lock = threading.Lock()
         self._next_check = 0.0
         self._next_start = 0.0
-        self._delay = 0.5
+        self._delay = FIRST_RESTART_DELAY
+        self._started_at = 0.0
         self.exit_code: int | None = None
 
     def ensure(self) -> None:
@@ -85,12 +90,14 @@ class WriterProcess:
                 self.exit_code = code
                 self._proc = None
                 log.error("writer process for %s exited with code %s", self.domain, code)
+                if now - self._started_at > STABLE_SECONDS:
+                    self._delay = FIRST_RESTART_DELAY  # it had been running fine: not a loop
                 self._next_start = now + self._delay
                 self._delay = min(self._delay * 2, MAX_RESTART_DELAY)
             if now >= self._next_start:
-                argv = [sys.executable, "-m", "coelho.state.sidecar", self.domain,
-                        "--status-dir", str(self.dir)]  # fmt: skip
+                argv = [*self.command, "--status-dir", str(self.dir)]
                 self._proc = subprocess.Popen(argv, stdin=subprocess.PIPE)
+                self._started_at = now
 
     def status(self) -> WriterStatus:
         running = self._proc is not None and self._proc.poll() is None

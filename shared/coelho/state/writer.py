@@ -98,10 +98,6 @@ class DomainWriter:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def verify(self) -> None:
-        """Load and verify the current checkpoint once (readiness); raises ``StateTampered``."""
-        self.store.load()
-
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"writer-{self.domain}", daemon=True)
         self._thread.start()
