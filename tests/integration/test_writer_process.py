@@ -18,19 +18,37 @@ from coelho.state import Keys
 from tests.integration.test_exactly_once import Replicas, _events, deliver, wait_checkpoint
 
 
-def _writer_pids(domain: str) -> dict[int, int]:
-    """pid -> parent pid of every running writer child of ``domain``."""
+def _parent(pid: int) -> int:
+    stat = (Path("/proc") / str(pid) / "stat").read_text()
+    return int(stat.rsplit(")", 1)[1].split()[1])
+
+
+def _alive(pid: int) -> bool:
+    """Running (a zombie waiting for a reaper has exited)."""
+    try:
+        stat = (Path("/proc") / str(pid) / "stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _writer_pids(master: int) -> dict[int, int]:
+    """pid -> parent pid of the writer children under the functions-framework ``master``.
+
+    Other writers may run meanwhile (a session-wide stack of another test): only ours count.
+    """
     found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-            stat = (entry / "stat").read_text()
+            if b"coelho.state.sidecar" not in (entry / "cmdline").read_bytes().split(b"\0"):
+                continue
+            worker = _parent(int(entry.name))
+            if _parent(worker) == master:
+                found[int(entry.name)] = worker
         except OSError:
             continue
-        if b"coelho.state.sidecar" in argv and domain.encode() in argv:
-            found[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
     return found
 
 
@@ -66,13 +84,15 @@ def test_writer_child_serves_metrics_and_dies_with_its_function(
         else:
             pytest.fail(f"/metrics never showed {want}: {samples}")
 
-        writers = _writer_pids("ecci")
+        master = group.children[0].proc
+        assert master is not None
+        writers = _writer_pids(master.pid)
         assert len(writers) == 1, writers
         [(writer, worker)] = writers.items()
         os.kill(worker, signal.SIGKILL)  # the serving process only, not its process group
-        while time.monotonic() < deadline + 30 and writer in _writer_pids("ecci"):
+        while time.monotonic() < deadline + 30 and _alive(writer):
             time.sleep(0.1)
-        if writer in _writer_pids("ecci"):
+        if _alive(writer):
             pytest.fail(f"writer {writer} outlived its function process {worker}")
         # It stopped on EOF of its pipe: checkpointed and handed the lease over at once.
         assert redis_client.get(Keys("ecci").lease) is None
