@@ -46,3 +46,20 @@ def test_errors_name_the_problem() -> None:
     headers, body = to_binary(_cloudevent({"a": 1}, domain="eta"))
     with pytest.raises(InvalidEvent, match="domain: event is for 'eta'"):
         events.domain_event(tfd, headers, body)
+
+
+@pytest.mark.parametrize("encode", [to_binary, to_structured], ids=["binary", "structured"])
+def test_wsgi_headers_keep_what_the_sdk_reads(encode: object) -> None:
+    """From a real WSGI environ (other headers around): same event as from every header."""
+    from werkzeug.test import EnvironBuilder
+
+    tfd = get("tfd")
+    data = tfd.generate(seed=2).next_event()
+    headers, body = encode(_cloudevent(data, partitionkey="k"))  # type: ignore[operator]
+    environ = EnvironBuilder(method="POST", data=body, headers={
+        **headers, "User-Agent": "broker", "Traceparent": "00-ab-cd-01"}).get_environ()  # fmt: skip
+    picked = events.wsgi_headers(environ)
+    assert set(picked) == {k.lower() for k in headers}  # only ce-* and content-type
+    from_picked = events.domain_event(tfd, picked, body)
+    from_all = events.domain_event(tfd, dict(headers), body)
+    assert from_picked == from_all and from_picked.data == data

@@ -84,7 +84,8 @@ class LearnService:
         started = time.perf_counter()
         key = self.domain.key
         try:
-            event = events.domain_event(self.domain, request.headers, request.get_data())
+            headers = events.wsgi_headers(request.environ)
+            event = events.domain_event(self.domain, headers, request.get_data())
         except CoelhoError as exc:
             telemetry.EVENTS_REJECTED.labels(key, type(exc).__name__).inc()
             self._count_rejected()
