@@ -4,8 +4,9 @@ Per domain, with a model that learned ``COELHO_BENCH_PREDICT_EVENTS`` (default 2
 saved as the domain's checkpoint in a private Redis:
 
 - ``p50_ms`` / ``p99_ms``: client-side latency of ``POST /`` to ``predict-<domain>`` from one
-  keep-alive HTTP/1.1 client, sequentially, ``COELHO_BENCH_PREDICT_REQUESTS`` (default 2,000)
-  requests after 200 warm-up requests;
+  keep-alive HTTP/1.1 client, sequentially, ``COELHO_BENCH_PREDICT_REQUESTS`` (default 5,000)
+  requests after 200 warm-up requests (with 2,000 the p99 was the 20th-slowest request, and
+  one host hiccup moved it by 30 %);
 - ``noop_p99_ms``: the same client, body and count against a functions-framework no-op
   (``tests/bench/noop``) served the same way, measured interleaved with the predict requests
   in blocks of 250, so both see the same machine load;
@@ -151,7 +152,7 @@ def _cold_start(source: Path, env: dict[str, str], logs: Path, body: bytes) -> l
 def run_predict_bench() -> dict[str, Any]:
     """``{"predict": {domain: {...}}, "cold_start_ms": {domain: ms}}`` (see module doc)."""
     events = int(os.environ.get("COELHO_BENCH_PREDICT_EVENTS", "2000"))
-    requests = int(os.environ.get("COELHO_BENCH_PREDICT_REQUESTS", "2000"))
+    requests = int(os.environ.get("COELHO_BENCH_PREDICT_REQUESTS", "5000"))
     predict: dict[str, dict[str, float]] = {}
     cold: dict[str, float] = {}
     cold_runs: dict[str, list[float]] = {}
