@@ -16,8 +16,8 @@ Per domain, in one run and on the same pre-produced Kafka records:
 Rates are steady-state: the time between 10 % and 90 % of the records being counted, so
 consumer-group joins, the writer process's start and the final checkpoint do not dominate
 short runs. The writer publishes ``events_learned`` every 0.1 s, which bounds the error of
-each end of that window. Each transport
-measurement is repeated (interleaved) and the median kept.
+each end of that window. Each transport measurement is repeated (interleaved) and the
+median kept.
 """
 
 from __future__ import annotations
