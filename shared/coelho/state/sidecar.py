@@ -2,7 +2,7 @@
 
 Why a process and not a thread: a functions-framework worker is one Python process, so a writer
 thread shares the GIL with the request threads. Learning, checkpoint pickling and stats then
-stall the path that must answer each CloudEvent (about 45 % of the learn function's GIL time
+stall the path that must answer each CloudEvent (about a quarter of the learn function's GIL time
 went to the writer in the learn-path benchmark). In its own process the writer uses another
 core and the request path only validates, appends and answers.
 
