@@ -7,6 +7,7 @@ The consumer never auto-commits (``SourceRunner`` commits finished prefixes only
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Protocol
 
 from kafka import KafkaConsumer
@@ -22,6 +23,10 @@ log = logging.getLogger(__name__)
 # default. Refreshing every 5 s lets the leader see the topic and rejoin quickly. (Fetching
 # the metadata explicitly before subscribing was tried: it broke pause/resume flow control.)
 METADATA_MAX_AGE_MS = 5000
+# How long this consumer may hold no partition while its metadata knows the topics' partitions
+# before StrandedWatch rejoins the group; doubled after each rejoin, up to MAX_STRANDED_SECONDS.
+STRANDED_SECONDS = 10.0
+MAX_STRANDED_SECONDS = 300.0
 
 
 class Runner(Protocol):
@@ -69,6 +74,50 @@ def release_parked_records(consumer: KafkaConsumer) -> None:
     current = getattr(fetcher, "_next_partition_records", None)
     if current is not None and not current:
         fetcher._next_partition_records = None  # type: ignore[union-attr]
+
+
+class StrandedWatch:
+    """Rejoin the group when it left this consumer with nothing although the topics have
+    partitions.
+
+    kafka-python is meant to rejoin by itself once a metadata refresh shows partitions that
+    its leader's assignment lacked, but in about one whole-path test run in five a source still
+    had nothing assigned after 180 s. Polled from the consumer's thread. A member that another
+    consumer of the group legitimately leaves idle would rejoin too, hence the doubling wait.
+    """
+
+    def __init__(self, source: KafkaSource, runner: Runner) -> None:
+        self.source = source
+        self.runner = runner
+        self.wait = STRANDED_SECONDS
+        self._since: float | None = None
+
+    def check(self, consumer: KafkaConsumer) -> bool:
+        """True if it made the consumer rejoin."""
+        if consumer.assignment() or not self._partitions_known(consumer):
+            self._since = None
+            return False
+        now = time.monotonic()
+        if self._since is None:
+            self._since = now
+            return False
+        if now - self._since < self.wait:
+            return False
+        log.warning(
+            "KafkaSource %s: nothing assigned for %.0f s although %s have partitions; rejoining",
+            self.runner.name, now - self._since, list(self.source.topics),
+        )  # fmt: skip
+        consumer.unsubscribe()
+        consumer.subscribe(topics=list(self.source.topics), listener=_Listener(self.runner))
+        self._since = None
+        self.wait = min(self.wait * 2, MAX_STRANDED_SECONDS)
+        return True
+
+    def _partitions_known(self, consumer: KafkaConsumer) -> bool:
+        # The consumer's own metadata cache: partitions_for_topic() could fetch, and fetching
+        # metadata outside poll() was seen to break pause/resume (see METADATA_MAX_AGE_MS).
+        cluster = consumer._client.cluster
+        return any(cluster.partitions_for_topic(t) for t in self.source.topics)
 
 
 class _Listener(ConsumerRebalanceListener):

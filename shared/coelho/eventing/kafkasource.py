@@ -27,7 +27,7 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.structs import OffsetAndMetadata
 
 from coelho.eventing.cloudevent import Event, RecordConverter
-from coelho.eventing.consumer import release_parked_records, subscribe
+from coelho.eventing.consumer import StrandedWatch, release_parked_records, subscribe
 from coelho.eventing.model import KafkaSource
 from coelho.eventing.partition import PartitionWorker
 from coelho.eventing.stats import Counters
@@ -152,6 +152,7 @@ class SourceRunner:
         next_commit = time.monotonic() + self._commit_interval
         next_replay_check = 0.0
         last_error = 0.0
+        stranded = StrandedWatch(self.source, self)
         try:
             while not self._stop.is_set():
                 try:
@@ -160,6 +161,7 @@ class SourceRunner:
                     records = consumer.poll(timeout_ms=timeout)
                     release_parked_records(consumer)
                     self._reconcile(consumer)
+                    stranded.check(consumer)
                     if self._replays is not None and time.monotonic() >= next_replay_check:
                         records = self._take_replays(consumer, records)
                         next_replay_check = time.monotonic() + REPLAY_CHECK_SECONDS
