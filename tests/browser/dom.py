@@ -112,6 +112,26 @@ def form_values(driver: Any, page: str) -> dict[str, Any]:
     return dict(driver.execute_script(_FORM_VALUES, page))
 
 
+def changed_form(
+    driver: Any, page: str, before: dict[str, Any], *, timeout: float = 30
+) -> dict[str, Any]:
+    """The form's values once they differ from ``before`` and the page has rendered all of them.
+
+    A Dash 4 dropdown copies a new ``value`` into its shown label in an effect, one render after
+    the number inputs change, so a single read can mix new inputs with old labels. The values
+    count only when Dash is idle and two reads a poll apart agree."""
+    last: dict[str, Any] = {}
+
+    def settled() -> dict[str, Any] | None:
+        nonlocal last
+        now = form_values(driver, page) if idle(driver) else {}
+        agreed = bool(now) and now != before and now == last
+        last = now
+        return now if agreed else None
+
+    return wait_until(settled, timeout=timeout, what=f"{page}: the changed form, rendered")
+
+
 def graph_points(driver: Any, graph: str | dict[str, Any]) -> int:
     """Points in the first trace of a dcc.Graph (-1 when it shows no trace yet)."""
     return int(driver.execute_script(_GRAPH_POINTS, dom_id(graph)))

@@ -83,10 +83,8 @@ def test_brw002_randomize_fills_every_field(stack: LiveStack, driver: Any, page:
     assert all(dom.form_values(driver, page)[p] == "" for p in numbers)
     before = dom.form_values(driver, page)
     dom.click(driver, ids.part(page, ids.RANDOMIZE))
-    after = wait_until(
-        lambda: (v := dom.form_values(driver, page)) != before and all(v[p] for p in numbers) and v,
-        timeout=30, what=f"{page}: Randomize to fill the form",
-    )  # fmt: skip
+    after = dom.changed_form(driver, page, before)
+    assert all(after[p] for p in numbers), f"{page}: Randomize left {numbers} empty"
     assert set(after) == set(specs), "every request field has exactly one input"
     for path, spec in specs.items():
         if not spec.nullable and spec.kind != "bool":
@@ -115,8 +113,7 @@ def test_brw003_predict_shows_the_predict_functions_answer(
     _open(driver, stack, page)
     before = dom.form_values(driver, page)
     dom.click(driver, ids.part(page, ids.RANDOMIZE))
-    values = wait_until(lambda: (v := dom.form_values(driver, page)) != before and v,
-                        timeout=30, what="a randomized form")  # fmt: skip
+    values = dom.changed_form(driver, page, before)
     version = stack.checkpointed(page)  # no event in flight: the answer cannot move
     url = stack.services[f"predict-{page}"]
     wait_until(lambda: requests.post(f"{url}/?model=live", json=_request(page, values),
@@ -126,6 +123,7 @@ def test_brw003_predict_shows_the_predict_functions_answer(
     shown = wait_until(lambda: _shown_result(driver, page), timeout=60,
                        what=f"{page}: a prediction on the page")  # fmt: skip
     assert dom.text(driver, ids.part(page, ids.RESULT_ALERT)) == ""
+    assert dom.form_values(driver, page) == values, "the form changed after it was read"
     # The same request, sent the way a user's own client would, gives the same answer.
     answer = requests.post(f"{url}/?model=live", json=_request(page, values), timeout=30).json()
     assert answer["model"]["version"] == version
