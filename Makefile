@@ -16,7 +16,7 @@ MINIO := .coelho/bin/minio
 MINIO_MODULE := github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 # Knative's own admission code (tests/cluster/admission: a Go program built from Knative
 # Serving/Eventing v0.50.0 and func v0.50.1 off the Go module proxy) for
-# tests/cluster/test_admission.py, built once into .coelho/bin (about ADMISSION_COLD cold on
+# tests/cluster/test_admission.py, built once into .coelho/bin (about 5 min cold on
 # 2 cores, seconds with Go's caches warm). Without Go those tests skip; a failed build fails.
 ADMISSION := .coelho/bin/knative-admission
 ADMISSION_SRC := $(wildcard tests/cluster/admission/*.go) tests/cluster/admission/go.mod \

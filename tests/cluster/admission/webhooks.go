@@ -129,8 +129,7 @@ func eventingWebhook(cms configs) webhook {
 	}
 }
 
-// checker is the user the webhooks see (they record it in annotations such as
-// serving.knative.dev/creator).
+// checker is the user in the admission request, which the webhooks put in the context.
 var checker = &authenticationv1.UserInfo{Username: "coelho-admission-check"}
 
 // admit runs what the two admission controllers of knative.dev/pkg run for a create
