@@ -14,16 +14,23 @@ KAFKA_LIBS := .coelho/kafka/libs
 # or if the build fails, the S3 tests fall back to moto's standalone server.
 MINIO := .coelho/bin/minio
 MINIO_MODULE := github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
+# Knative's own admission code (tests/cluster/admission: a Go program built from Knative
+# Serving/Eventing v0.50.0 and func v0.50.1 off the Go module proxy) for
+# tests/cluster/test_admission.py, built once into .coelho/bin (about 5 min cold on
+# 2 cores, seconds with Go's caches warm). Without Go those tests skip; a failed build fails.
+ADMISSION := .coelho/bin/knative-admission
+ADMISSION_SRC := $(wildcard tests/cluster/admission/*.go) tests/cluster/admission/go.mod \
+                 tests/cluster/admission/go.sum
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 # binary:debian-package pairs; a package is installed only when its binary is missing
 DEPS := redis-server:redis-server prometheus:prometheus chromium:chromium \
         chromedriver:chromium-driver java:openjdk-17-jre-headless mvn:maven \
         amtool:prometheus-alertmanager shellcheck:shellcheck
 
-.PHONY: help deps venv kafka-jars minio up down test bench lint format
+.PHONY: help deps venv kafka-jars minio admission up down test bench lint format
 
 help:
-	@echo "targets: deps venv kafka-jars minio up down test bench lint format (k3d-* in k3d/targets.mk)"
+	@echo "targets: deps venv kafka-jars minio admission up down test bench lint format (k3d-* in k3d/targets.mk)"
 
 deps:
 	@missing=""; \
@@ -57,13 +64,28 @@ $(MINIO):
 			|| echo "minio: build failed; S3 tests use moto instead"; \
 	else echo "minio: no Go toolchain; S3 tests use moto instead"; fi
 
+# go build -v names each package it compiles: counted here as progress, every other line
+# (downloads aside) is a message and printed as is.
+admission: $(ADMISSION)
+
+$(ADMISSION): $(ADMISSION_SRC)
+	@if command -v go >/dev/null; then \
+		echo "admission: building tests/cluster/admission into $@"; \
+		mkdir -p $(@D) && cd tests/cluster/admission && set -o pipefail && SECONDS=0 && \
+		go build -v -buildvcs=false -o $(abspath $@) . 2>&1 | awk ' \
+			/^go: downloading/ { if (++d % 25 == 0) print "admission: " d " modules downloaded"; fflush(); next } \
+			/^[^ #]+$$/ { if (++n % 100 == 0) print "admission: " n " packages compiled"; fflush(); next } \
+			{ print; fflush() }' && \
+		touch $(abspath $@) && echo "admission: built in $${SECONDS} s"; \
+	else echo "admission: no Go toolchain; tests/cluster/test_admission.py skips"; fi
+
 up: deps venv kafka-jars minio
 	$(BIN)/coelho up
 
 down: venv
 	$(BIN)/coelho down
 
-test: deps venv kafka-jars minio
+test: deps venv kafka-jars minio admission
 	$(BIN)/pytest
 
 bench: deps venv kafka-jars

@@ -26,7 +26,7 @@ vendor: venv
 k3d-render: venv
 	$(BIN)/python k3d/deploy.py --dry-run --out build/k3d/rendered.yaml
 
-cluster-test: venv
+cluster-test: venv admission
 	$(BIN)/pytest -m cluster tests/cluster
 
 # make k3d-produce DOMAIN=tfd COUNT=1000: synthetic events into the k3d Kafka, through the

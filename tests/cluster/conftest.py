@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import sys
+from collections import Counter
 from pathlib import Path
 from types import ModuleType
 
@@ -18,6 +19,8 @@ import pytest
 from tests.cluster import manifests
 
 VALIDATED: dict[str, int] = {"schema": 0, "structural": 0}
+# Results of Knative's own admission code (test_admission.py), by status.
+ADMISSION: Counter[str] = Counter()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -32,6 +35,14 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.write_line(
             f"cluster manifests: {VALIDATED['schema']} documents validated against JSON "
             f"schemas, {VALIDATED['structural']} core documents checked structurally"
+        )
+    if ADMISSION:
+        a = ADMISSION
+        terminalreporter.write_line(
+            f"knative admission: {a['OK'] + a['FAIL'] + a['SKIP']} objects, {a['OK']} OK, "
+            f"{a['FAIL']} failed, {a['SKIP']} skipped ({a['unchecked']} not checked by "
+            f"admission), {a['warnings']} warnings; {a['broken rejected']} broken fixtures "
+            "rejected as expected"
         )
 
 
