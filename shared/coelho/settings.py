@@ -75,3 +75,25 @@ class LakehouseSettings:
             query_max_rows=int(_env("COELHO_QUERY_MAX_ROWS", "10000")),
             query_memory=_env("COELHO_QUERY_MEMORY", "512MB"),
         )
+
+
+@dataclass(frozen=True)
+class StackStorage:
+    """How ``coelho up`` provides S3 and where MLflow keeps artifacts.
+
+    ``COELHO_S3_ENDPOINT`` unset (or ``local``): start MinIO here (the default); a URL: use that
+    S3 server (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` from the environment).
+    ``COELHO_ARTIFACTS=local`` keeps MLflow artifacts in a local directory (the lakehouse still
+    needs S3); the default ``s3`` puts them in bucket ``mlflow-artifacts``.
+    """
+
+    s3_endpoint: str | None
+    artifacts: str
+
+    @classmethod
+    def from_env(cls) -> StackStorage:
+        endpoint = _env("COELHO_S3_ENDPOINT", "local")
+        artifacts = _env("COELHO_ARTIFACTS", "s3").lower()
+        if artifacts not in ("s3", "local"):
+            raise ValueError(f"COELHO_ARTIFACTS={artifacts!r}: expected s3 or local")
+        return cls(None if endpoint in ("", "local") else endpoint, artifacts)
