@@ -19,6 +19,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, TextIO, TypeVar
 
+from coelho.settings import StackStorage
 from coelho.stack import stackfile
 from coelho.stack.config import (
     DASH_PORT,
@@ -42,7 +43,6 @@ from coelho.stack.processes import Child, StartupError
 from coelho.stack.prometheus import PrometheusServer
 from coelho.stack.redis import RedisServer, ping
 from coelho.stack.render import progress_line, services_table
-from coelho.settings import StackStorage
 from coelho.stack.s3 import S3Server, lakehouse_env
 from coelho.stack.s3 import external_env as external_s3_env
 from coelho.stack.watch import Component, restart_dead
