@@ -53,8 +53,8 @@ class Limits:
 def check_select(sql: str) -> str:
     """The single SELECT statement in ``sql``, or ``QueryRefused`` saying what is wrong.
 
-    >>> check_select("SELECT 1;")
-    'SELECT 1'
+    >>> check_select("SELECT 1; ")
+    'SELECT 1;'
     >>> check_select("DROP TABLE data")
     Traceback (most recent call last):
     ...
@@ -74,7 +74,8 @@ def check_select(sql: str) -> str:
     kind = statement.type.name
     if kind != "SELECT":
         raise QueryRefused(f"only SELECT statements are allowed, got {kind}")
-    query = statement.query.strip()
+    # The user's own text: for a PRAGMA, ``statement.query`` is already DuckDB's rewrite.
+    query = sql.strip()
     first = _first_token(query)
     if first not in LEADING_KEYWORDS and first != "(":
         raise QueryRefused(
