@@ -291,3 +291,37 @@ def test_checkpoints_never_trim_unarchived_events(
     redis_client.set(Keys("tfd").lease, token, px=10_000)
     unguarded.save({"model": "stand-in"}, EventLog(redis_client, "tfd", 60).last_id(), 50, token)
     assert redis_client.xlen(Keys("tfd").log) == 1
+
+
+def test_dead_letters_land_in_raw_data_once_with_their_reasons(
+    redis_client: redis.Redis, lakehouse_env: dict[str, str]
+) -> None:
+    """A crash after the object is written but before the cursor moves rewrites the same
+    object: every record appears in exactly one object line."""
+    import json
+
+    from pyarrow import fs as pafs
+
+    from coelho.lakehouse.deadletters import archive_dead_letters
+    from coelho.state.keys import DEAD_LETTERS, DEAD_LETTERS_ARCHIVE
+    from tests.lakehouse import filesystem
+
+    for i in range(3):
+        redis_client.xadd(DEAD_LETTERS, {"domain": "tfd", "id": f"d-{i}", "code": "400",
+                                         "reason": f"amount: bad {i}", "data": "{}"})  # fmt: skip
+    store = storage(lakehouse_env)
+    assert archive_dead_letters(redis_client, store) == 3
+    redis_client.delete(DEAD_LETTERS_ARCHIVE)  # the cursor update "lost" in a crash
+    redis_client.xadd(DEAD_LETTERS, {"domain": "eta", "id": "d-3", "reason": "late", "data": ""})
+    assert archive_dead_letters(redis_client, store) == 4
+    assert archive_dead_letters(redis_client, store) == 0
+    s3 = filesystem(lakehouse_env)
+    selector = pafs.FileSelector(lakehouse_env["COELHO_RAW_BUCKET"], recursive=True)
+    objects = [i.path for i in s3.get_file_info(selector) if i.path.endswith(".jsonl")]
+    lines = []
+    for path in objects:
+        with s3.open_input_stream(path) as stream:
+            lines += [json.loads(x) for x in stream.read().decode().splitlines()]
+    assert len(objects) == 1 and "/dead-letters/date=" in objects[0]
+    assert sorted(r["id"] for r in lines) == ["d-0", "d-1", "d-2", "d-3"]
+    assert {r["reason"] for r in lines} >= {"amount: bad 0", "late"}

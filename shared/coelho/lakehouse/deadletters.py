@@ -23,7 +23,9 @@ PREFIX = "dead-letters"
 
 
 def object_key(first_id: str) -> str:
-    """>>> object_key("1700000000000-0")
+    """Where the batch starting at ``first_id`` goes (dated by that entry's time).
+
+    >>> object_key("1700000000000-0")
     'dead-letters/date=2023-11-14/1700000000000-0.jsonl'
     """
     day = datetime.fromtimestamp(cursor.split(first_id)[0] / 1000, UTC).date().isoformat()

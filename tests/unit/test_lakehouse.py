@@ -1,0 +1,101 @@
+"""The lakehouse's pure parts: cursor packing, table layout per domain, the SQL guard, doctests."""
+
+from __future__ import annotations
+
+import doctest
+import importlib
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pytest
+
+from coelho.domains import REGISTRY, get
+from coelho.errors import QueryRefused
+from coelho.lakehouse import cursor
+from coelho.lakehouse.schema import PARTITION, TableLayout
+from coelho.lakehouse.sql import Limits, check_select, run_query
+from coelho.stack.render import domains_table
+from coelho.state.log import LogEntry
+
+MODULES = ["cursor", "schema", "sql", "deadletters"]
+
+
+@pytest.mark.parametrize("name", MODULES)
+def test_doctests(name: str) -> None:
+    module = importlib.import_module(f"coelho.lakehouse.{name}")
+    failed, tried = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
+    assert tried > 0 and failed == 0
+
+
+def test_cursor_packs_stream_ids_in_order() -> None:
+    ids = ["0-1", "5-0", "5-7", "1700000000000-0", "1700000000000-1048575", "1700000000001-0"]
+    versions = [cursor.to_version(i) for i in ids]
+    assert versions == sorted(versions) and len(set(versions)) == len(ids)
+    assert [cursor.from_version(v) for v in versions] == ids
+    assert cursor.from_version(None) == cursor.START
+    with pytest.raises(ValueError, match="does not fit"):
+        cursor.to_version("1-1048576")
+
+
+@pytest.mark.parametrize("key", sorted(REGISTRY))
+def test_every_domain_declares_a_table_with_typed_flat_columns(key: str) -> None:
+    domain = get(key)
+    layout = TableLayout(domain)
+    assert domain.table and domain.sql_templates
+    names = layout.columns
+    assert "." not in "".join(names) and len(names) == len(set(names))
+    for path, _spec in domain.leaf_fields():
+        assert path.replace(".", "_") in names
+    assert names[-1] == PARTITION and {"ce_id", "ce_source", "kafka_offset", "log_id"} <= set(names)
+    event = domain.validate(next(domain.produce(seed=1)))
+    entry = LogEntry("1700000000000-0", event, "src", "id-1", (domain.topic, 2, 41))
+    table = layout.rows([entry])
+    row = table.to_pylist()[0]
+    assert row["ce_id"] == "id-1" and row["kafka_partition"] == 2 and row["kafka_offset"] == 41
+    assert row[domain.event_id] == event[domain.event_id]
+    assert table.schema.field(PARTITION).type == pa.date32()
+    assert row[PARTITION].isoformat() == event["timestamp"][:10]
+
+
+def test_nested_fields_are_flattened() -> None:
+    names = TableLayout(get("tfd")).columns
+    assert {"location_lat", "location_lon", "device_info_os", "device_info_browser"} <= set(names)
+
+
+def test_templates_are_single_selects() -> None:
+    for domain in REGISTRY.values():
+        for label, sql in domain.sql_templates:
+            assert check_select(sql), label
+
+
+@pytest.mark.parametrize(
+    "sql, reason",
+    [
+        ("SELECT 1; SELECT 2", "exactly one statement"),
+        ("DELETE FROM data", "got DELETE"),
+        ("PRAGMA show_tables", "got PRAGMA"),
+        ("pivot data on a", "exactly one statement"),
+        ("", "empty"),
+        ("SELEC", "does not parse"),
+    ],
+)
+def test_the_guard_refuses(sql: str, reason: str) -> None:
+    with pytest.raises(QueryRefused, match=reason):
+        check_select(sql)
+
+
+def test_run_query_caps_rows_and_locks_the_connection() -> None:
+    data = ds.dataset(pa.table({"a": list(range(100))}))
+    answer = run_query(data, "SELECT a FROM data ORDER BY a", Limits(10, 5.0))
+    assert answer["row_count"] == 10 and answer["truncated"] and answer["rows"][0] == [0]
+    with pytest.raises(QueryRefused, match="disabled by configuration"):
+        run_query(data, "SELECT * FROM read_csv('/etc/passwd')", Limits(10, 5.0))
+    with pytest.raises(QueryRefused, match="time limit"):
+        run_query(data, "SELECT count(*) FROM range(1000000000000)", Limits(10, 0.3))
+
+
+def test_status_table_shows_archive_columns() -> None:
+    text = domains_table({"tfd": {"archived_events": 1200, "archive_lag_events": 3,
+                                  "archive_lag_seconds": 1.5}})  # fmt: skip
+    assert "archived" in text and "1200" in text and "3 ev / 1.5 s" in text
+    assert "? ev" in domains_table({"eta": {"archive_lag_events": None}})
