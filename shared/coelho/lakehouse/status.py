@@ -21,9 +21,10 @@ def archive_status(client: redis.Redis, domain: str) -> dict[str, Any]:
     keys = Keys(domain)
     mirror = {k.decode(): v.decode() for k, v in client.hgetall(keys.archive).items()}
     position = mirror.get("position", "0-0")
-    lag_events: int | None = None
+    lag_events: int | None = 0  # no log yet: nothing to archive
     lag_seconds = 0.0
     if client.exists(keys.log):
+        lag_events = None
         added = int(client.xinfo_stream(keys.log).get("entries-added", 0) or 0)
         if "ordinal" in mirror:
             lag_events = max(0, added - int(mirror["ordinal"]))

@@ -46,10 +46,15 @@ class Credentials:
 
 
 def minio_binary(home: Path | None = None) -> str | None:
-    """A MinIO server binary if one is installed, else None (never builds one)."""
+    """A MinIO server binary if one is installed, else None (never builds one): from
+    ``$COELHO_MINIO_BIN``, ``<home>/bin``, the checkout's ``.coelho/bin`` (where ``make minio``
+    puts it, also for a stack in another ``COELHO_HOME``) or PATH."""
+    from coelho.stack.config import find_repo
+
     candidates = [os.environ.get("COELHO_MINIO_BIN", "")]
     if home is not None:
         candidates.append(str(home / "bin" / "minio"))
+    candidates.append(str(find_repo() / ".coelho" / "bin" / "minio"))
     candidates.append(shutil.which("minio") or "")
     return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
 
