@@ -103,7 +103,7 @@ def answer(domain: str, sql: str) -> tuple[list[dict[str, str]], list[dict[str, 
     """(columns, rows, result summary, alert) for ``sql`` on ``domain``'s table."""
     if not sql.strip():
         return [], [], None, alert(Problem("Nothing to run", "Write a SELECT or pick a template."))
-    outcome = run_sql(config.current(), REGISTRY[domain].table, sql)
+    outcome = run_sql(config.get(), REGISTRY[domain].table, sql)
     if outcome.problem is not None or outcome.body is None:
         return [], [], None, alert(outcome.problem)
     body = outcome.body

@@ -234,6 +234,7 @@ def test_brw008_sql_page_runs_a_template_and_shows_rows(
     template, Run, and the query function's rows appear with the shown / total counter; a
     DELETE comes back as the function's refusal."""
     from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
 
     body = {"task": "archive", "domains": ["tfd"]}
     headers = {"ce-specversion": "1.0", "ce-type": "dev.knative.sources.ping",
@@ -261,9 +262,20 @@ def test_brw008_sql_page_runs_a_template_and_shows_rows(
         return text if " shown / " in text else None
 
     counter = wait_until(shown, timeout=30, what="the result counter")
-    assert "20 shown / 50 rows" in counter and " ms" in counter, counter
+    assert "50 shown / 50 rows" in counter and " ms" in counter, counter
     cells = driver.find_elements(By.CSS_SELECTOR, f"#{ids.SQL_TABLE} td.dash-cell")
     assert any(c.text.startswith("merchant_") for c in cells)
+    assert len(driver.find_elements(By.CSS_SELECTOR, f"#{ids.SQL_TABLE} tbody tr")) <= 21
+    # The table's own filter (first column): fewer shown, same total.
+    box = driver.find_elements(By.CSS_SELECTOR, f"#{ids.SQL_TABLE} th.dash-filter input")[0]
+    box.send_keys("merchant_1" + Keys.ENTER)
+
+    def narrowed() -> str | None:
+        text = dom.text(driver, ids.SQL_COUNTER)
+        return None if text.startswith("50 shown") else text
+
+    filtered = wait_until(narrowed, timeout=10, what="the filter")
+    assert " shown / 50 rows" in filtered, filtered
     headers_text = dom.text(driver, ids.SQL_TABLE)
     assert "fraud_pct" in headers_text and "transactions" in headers_text
     driver.save_screenshot(str(screenshots / "tfd-sql.png"))
