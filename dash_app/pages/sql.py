@@ -87,6 +87,10 @@ def pick_template(sql: str | None) -> Any:
     Output(ids.SQL_RESULT, "data"),
     Output(ids.SQL_ALERT, "children"),
     Output(ids.SQL_EDITOR, "value", allow_duplicate=True),
+    # A new result starts unfiltered, unsorted, on its first page (its columns are new).
+    Output(ids.SQL_TABLE, "filter_query"),
+    Output(ids.SQL_TABLE, "sort_by"),
+    Output(ids.SQL_TABLE, "page_current"),
     Input(ids.SQL_RUN, "n_clicks"),
     Input(ids.SQL_CLEAR, "n_clicks"),
     State(ids.SQL_EDITOR, "value"),
@@ -94,9 +98,10 @@ def pick_template(sql: str | None) -> Any:
     prevent_initial_call=True,
 )
 def run_or_clear(run: int | None, clear: int | None, sql: str | None, domain: str) -> tuple:
+    reset = ("", [], 0)
     if dash.ctx.triggered_id == ids.SQL_CLEAR:
-        return [], [], None, None, ""
-    return (*answer(domain, sql or ""), no_update)
+        return [], [], None, None, "", *reset
+    return (*answer(domain, sql or ""), no_update, *reset)
 
 
 def answer(domain: str, sql: str) -> tuple[list[dict[str, str]], list[dict[str, Any]], Any, Any]:

@@ -265,7 +265,8 @@ def test_brw008_sql_page_runs_a_template_and_shows_rows(
     assert "50 shown / 50 rows" in counter and " ms" in counter, counter
     cells = driver.find_elements(By.CSS_SELECTOR, f"#{ids.SQL_TABLE} td.dash-cell")
     assert any(c.text.startswith("merchant_") for c in cells)
-    assert len(driver.find_elements(By.CSS_SELECTOR, f"#{ids.SQL_TABLE} tbody tr")) <= 21
+    first_column = driver.find_elements(By.CSS_SELECTOR, f"#{ids.SQL_TABLE} td.dash-cell.column-0")
+    assert len(first_column) == 20, "one page of 20 rows"
     # The table's own filter (first column): fewer shown, same total.
     box = driver.find_elements(By.CSS_SELECTOR, f"#{ids.SQL_TABLE} th.dash-filter input")[0]
     box.send_keys("merchant_1" + Keys.ENTER)
@@ -280,14 +281,18 @@ def test_brw008_sql_page_runs_a_template_and_shows_rows(
     assert "fraud_pct" in headers_text and "transactions" in headers_text
     driver.save_screenshot(str(screenshots / "tfd-sql.png"))
     # Total rows through the same page: the table holds exactly what was archived.
+    dom.click(driver, ids.SQL_CLEAR)  # empties the editor and the result
+    wait_until(lambda: "Run a query" in dom.text(driver, ids.SQL_COUNTER), timeout=10,
+               what="Clear")  # fmt: skip
     editor = dom.element(driver, ids.SQL_EDITOR)
-    editor.clear()
+    assert editor.get_attribute("value") == ""
     editor.send_keys("SELECT count(*) AS n FROM data")
     dom.click(driver, ids.SQL_RUN)
     wait_until(lambda: "1 shown / 1 rows" in dom.text(driver, ids.SQL_COUNTER), timeout=30,
                what="the count")  # fmt: skip
     assert str(archived) in dom.text(driver, ids.SQL_TABLE)
-    editor.clear()
+    dom.click(driver, ids.SQL_CLEAR)
+    wait_until(lambda: editor.get_attribute("value") == "", timeout=10, what="Clear")
     editor.send_keys("DELETE FROM data")
     dom.click(driver, ids.SQL_RUN)
     refusal = wait_until(lambda: dom.text(driver, ids.SQL_ALERT) or None, timeout=30,
