@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import importlib
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -15,6 +16,7 @@ from coelho.lakehouse import cursor
 from coelho.lakehouse.schema import PARTITION, TableLayout
 from coelho.lakehouse.sql import Limits, check_select, run_query
 from coelho.stack.render import domains_table
+from coelho.stack.s3 import Credentials
 from coelho.state.log import LogEntry
 
 MODULES = ["cursor", "schema", "sql", "deadletters"]
@@ -99,3 +101,42 @@ def test_status_table_shows_archive_columns() -> None:
                                   "archive_lag_seconds": 1.5}})  # fmt: skip
     assert "archived" in text and "1200" in text and "3 ev / 1.5 s" in text
     assert "? ev" in domains_table({"eta": {"archive_lag_events": None}})
+
+
+def test_the_stack_starts_minio_by_default_and_artifacts_may_opt_out(monkeypatch: Any) -> None:
+    from coelho.settings import StackStorage
+
+    monkeypatch.delenv("COELHO_S3_ENDPOINT", raising=False)
+    monkeypatch.delenv("COELHO_ARTIFACTS", raising=False)
+    assert StackStorage.from_env() == StackStorage(None, "s3")
+    monkeypatch.setenv("COELHO_S3_ENDPOINT", "local")
+    monkeypatch.setenv("COELHO_ARTIFACTS", "local")
+    assert StackStorage.from_env() == StackStorage(None, "local")
+    monkeypatch.setenv("COELHO_S3_ENDPOINT", "http://s3.example:9000")
+    assert StackStorage.from_env().s3_endpoint == "http://s3.example:9000"
+    monkeypatch.setenv("COELHO_ARTIFACTS", "ftp")
+    with pytest.raises(ValueError, match="COELHO_ARTIFACTS"):
+        StackStorage.from_env()
+
+
+def test_only_the_lakehouse_functions_get_s3_credentials() -> None:
+    from coelho.stack.config import FUNCTIONS
+    from coelho.stack.s3 import lakehouse_env, s3_env
+
+    assert {f.name for f in FUNCTIONS if f.s3} == {"archive", "query"}
+    env = lakehouse_env(s3_env("http://127.0.0.1:1", Credentials("k", "s")))
+    assert env == {"COELHO_S3_ENDPOINT": "http://127.0.0.1:1", "AWS_ACCESS_KEY_ID": "k",
+                   "AWS_SECRET_ACCESS_KEY": "s", "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
+
+
+def test_minio_is_required_unless_moto_is_asked_for(tmp_path: Any, monkeypatch: Any) -> None:
+    from coelho.stack import s3
+    from coelho.stack.processes import StartupError
+
+    monkeypatch.setattr(s3, "minio_binary", lambda home=None: None)
+    with pytest.raises(StartupError, match="make minio"):
+        s3.S3Server(tmp_path).argv()
+    argv, _, kind = s3.S3Server(tmp_path, prefer="moto").argv()
+    assert kind == "moto"
+    creds = (tmp_path / "credentials").stat().st_mode & 0o777
+    assert creds == 0o600
