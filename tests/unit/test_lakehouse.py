@@ -140,3 +140,23 @@ def test_minio_is_required_unless_moto_is_asked_for(tmp_path: Any, monkeypatch: 
     assert kind == "moto"
     creds = (tmp_path / "credentials").stat().st_mode & 0o777
     assert creds == 0o600
+
+
+def test_learn_and_predict_never_import_the_lakehouse_libraries() -> None:
+    """Their images do not install deltalake, duckdb or pyarrow (functions/*/requirements.txt)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, coelho.handlers.learn, coelho.handlers.predict, coelho.status, "
+            "coelho.state.sidecar; print(sorted(m for m in ('deltalake', 'duckdb', 'pyarrow') "
+            "if m in sys.modules))")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+    from pathlib import Path
+
+    functions = Path(__file__).resolve().parents[2] / "functions"
+    for folder in functions.iterdir():
+        wanted = (folder / "requirements.txt").read_text()
+        heavy = any(lib in wanted for lib in ("deltalake", "duckdb"))
+        assert heavy == (folder.name in ("archive", "query")), folder.name

@@ -60,6 +60,10 @@ class ArchiveService:
         self.archives = {key: DomainArchive(d, self.client, self.storage)
                          for key, d in domains.REGISTRY.items() if d.table}  # fmt: skip
         self._busy = threading.Lock()
+        for key in self.archives:  # series exist from the start: "never succeeded" is visible
+            LAST_SUCCESS.labels(key)
+            for outcome in ("ok", "failed"):
+                RUNS.labels(key, outcome)
 
     def ready(self) -> tuple[bool, str]:
         try:
