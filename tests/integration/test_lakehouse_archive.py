@@ -325,3 +325,18 @@ def test_dead_letters_land_in_raw_data_once_with_their_reasons(
     assert len(objects) == 1 and "/dead-letters/date=" in objects[0]
     assert sorted(r["id"] for r in lines) == ["d-0", "d-1", "d-2", "d-3"]
     assert {r["reason"] for r in lines} >= {"amount: bad 0", "late"}
+
+
+def test_a_log_behind_the_cursor_fails_loudly(
+    redis_client: redis.Redis, lakehouse_env: dict[str, str]
+) -> None:
+    """Redis lost its data and came back with an older clock: its new entries sort below the
+    archive cursor, and the pass says so instead of skipping them."""
+    _append(redis_client, "eta", 5)
+    archive = DomainArchive(get("eta"), redis_client, storage(lakehouse_env))
+    assert archive.run(10, 100).archived == 5
+    redis_client.delete(Keys("eta").log, Keys("eta").archive)
+    redis_client.xadd(Keys("eta").log, {"d": "{}", "s": "x", "i": "y", "t": "", "p": -1, "o": -1},
+                      id="1-1")  # fmt: skip
+    with pytest.raises(RuntimeError, match="below the archive cursor"):
+        archive.run(10, 100)

@@ -37,6 +37,10 @@ small per-tick files and vacuum of files older than ``COELHO_ARCHIVE_VACUUM_HOUR
 parser, run on a locked-down in-memory DuckDB over the table's Arrow dataset (no extension, no
 file or network access, no configuration change), with a row cap and a time limit.
 
+The cursor assumes log ids only grow (Redis stream ids are its server's clock in ms); a pass
+that finds a non-empty log whose newest id is below the cursor (a Redis that lost its data
+came back with an older clock) fails loudly, which ``CoelhoArchiveFailed`` reports.
+
 **Known limit.** After Redis loses its state and events are replayed from Kafka (coelho.recovery),
 replayed events get new log ids and are archived again; deduplicate on ``(ce_source, ce_id)``
 when reading across such an incident.

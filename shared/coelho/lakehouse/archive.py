@@ -115,6 +115,7 @@ class DomainArchive:
             report.position, report.table_version = position, table.version()
             info, entries = self._read(position, batch)
             report.gap = report.gap or _gap(info, position)
+            _check_not_behind(info, position, self.keys.log)
             if not entries:
                 report.drained = True
                 self._publish(report, table, info, appended=0)
@@ -213,6 +214,19 @@ def _gap(info: dict[str, Any], position: str) -> bool:
         return False
     deleted = _decode(info.get("max-deleted-entry-id") or b"0-0")
     return cursor.before(position, deleted)
+
+
+def _check_not_behind(info: dict[str, Any], position: str, log_key: str) -> None:
+    """Refuse to run when the log holds entries but its newest id is below the cursor: a Redis
+    that lost its data came back with a clock behind the archive, and its new entries would be
+    skipped silently. This needs an operator, not a retry."""
+    if info and int(info.get("length", 0) or 0) > 0:
+        newest = _decode(info.get("last-generated-id") or b"0-0")
+        if cursor.before(newest, position):
+            raise RuntimeError(
+                f"{log_key}: newest entry {newest} is below the archive cursor {position}; "
+                "the log restarted with an older clock, so its entries would never be archived"
+            )
 
 
 def _decode(value: Any) -> str:
