@@ -131,7 +131,8 @@ class DomainArchive:
                 write_deltalake(table, rows, mode="append", partition_by=[PARTITION],
                                 commit_properties=props)  # fmt: skip
             except CommitFailedError:
-                # Someone committed first: re-read the cursor; nothing of ours was written.
+                # Someone committed this version first: ours is not in the log (its Parquet
+                # files are orphans, which vacuum deletes); re-read the cursor and go again.
                 report.conflicts += 1
                 self._table = None
                 if time.monotonic() - started > budget_seconds:
