@@ -9,9 +9,9 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 KAFKA_LIBS := .coelho/kafka/libs
-# MinIO, the S3 server of the tests and of `COELHO_S3_ENDPOINT=local`, built from the Go module
-# proxy once per data directory (about 3 min cold, seconds with Go's caches warm). Without Go,
-# or if the build fails, the S3 tests fall back to moto's standalone server.
+# MinIO, the S3 server of `make up` (MLflow artifacts and the lakehouse) and of the tests,
+# built from the Go module proxy once per data directory (about 3 min cold, seconds with Go's
+# caches warm; a line every 15 s while it builds).
 MINIO := .coelho/bin/minio
 MINIO_MODULE := github.com/minio/minio@v0.0.0-20260212201848-7aac2a2c5b7c
 # Knative's own admission code (tests/cluster/admission: a Go program built from Knative
@@ -58,11 +58,14 @@ kafka-jars: venv
 minio: $(MINIO)
 
 $(MINIO):
-	@if command -v go >/dev/null; then \
-		echo "minio: building $(MINIO_MODULE)"; \
-		mkdir -p $(@D) && GOBIN=$(abspath $(@D)) timeout 1200 go install $(MINIO_MODULE) \
-			|| echo "minio: build failed; S3 tests use moto instead"; \
-	else echo "minio: no Go toolchain; S3 tests use moto instead"; fi
+	@command -v go >/dev/null || { echo "minio: needs a Go toolchain (go) to build $(MINIO_MODULE)"; exit 1; }
+	@echo "minio: building $(MINIO_MODULE) into $(@D)"
+	@mkdir -p $(@D); \
+	( while sleep 15; do echo "minio: still building ($$SECONDS s)"; done ) & ticker=$$!; \
+	GOBIN=$(abspath $(@D)) timeout 1200 go install $(MINIO_MODULE); rc=$$?; \
+	kill $$ticker 2>/dev/null; \
+	if [ $$rc -ne 0 ]; then echo "minio: build failed (exit $$rc)"; exit $$rc; fi; \
+	echo "minio: built $@"
 
 # go build -v names each package it compiles: counted here as progress, every other line
 # (downloads aside) is a message and printed as is.
@@ -88,7 +91,7 @@ down: venv
 test: deps venv kafka-jars minio admission
 	$(BIN)/pytest
 
-bench: deps venv kafka-jars
+bench: deps venv kafka-jars minio
 	$(BIN)/python -m tests.bench
 
 lint: venv

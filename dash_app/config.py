@@ -65,6 +65,7 @@ class DashConfig:
     mlflow_link: str | None = None
     prometheus_url: str | None = None
     prometheus_link: str | None = None
+    minio_console_link: str | None = None
     refresh_ms: int = 3000
     timeout_s: float = 10.0
     history_points: int = 600
@@ -102,6 +103,7 @@ class DashConfig:
             mlflow_link=_url(env.get("COELHO_MLFLOW_LINK")) or mlflow,
             prometheus_url=prometheus,
             prometheus_link=_url(env.get("COELHO_PROMETHEUS_LINK")) or prometheus,
+            minio_console_link=_url(env.get("COELHO_MINIO_CONSOLE_URL")),
             refresh_ms=int(_float(env, "COELHO_DASH_REFRESH_MS", cls.refresh_ms, 500)),
             timeout_s=_float(env, "COELHO_DASH_TIMEOUT_S", cls.timeout_s, 0.1),
             history_points=int(_float(env, "COELHO_DASH_HISTORY_POINTS", 600, 2)),

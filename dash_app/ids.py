@@ -18,6 +18,17 @@ HOME_INTERVAL = "home-interval"
 HOME_CARDS = "home-cards"
 HOME_UPDATED = "home-updated"
 
+# The Delta Lake SQL page (one page, /<domain>/sql; only one is shown at a time).
+SQL_DOMAIN = "sql-domain"
+SQL_TEMPLATE = "sql-template"
+SQL_EDITOR = "sql-editor"
+SQL_RUN = "sql-run"
+SQL_CLEAR = "sql-clear"
+SQL_ALERT = "sql-alert"
+SQL_TABLE = "sql-table"
+SQL_RESULT = "sql-result"
+SQL_COUNTER = "sql-counter"
+
 # Kinds of the shared domain-page parts.
 INTERVAL = "interval"
 FIELD = "field"

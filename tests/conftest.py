@@ -6,6 +6,9 @@
 - ``redis_client``: a client on that server, FLUSHALLed before each test.
 - ``serve_function``: factory ``(name, env=None) -> base_url`` running ``functions/<name>``
   under functions-framework, ready once ``GET /health/readiness`` answers 200.
+- ``s3_server`` (session): MinIO (``make minio`` builds it) on loopback with the buckets
+  ``mlflow-artifacts``, ``delta-lake`` and ``raw-data``; ``s3_server.env()`` has its endpoint and
+  credentials, ``lakehouse_env`` what the archive and query functions need of it.
 - ``shared_dir``: ``$COELHO_SHARED_DIR`` (default ``<repo>/../shared``), skip if absent.
 
 A test using any server fixture is marked ``integration`` automatically, as is every test
@@ -27,10 +30,11 @@ from coelho.stack.ports import HOST, free_port
 from coelho.stack.probes import http_ok
 from coelho.stack.processes import Child
 from coelho.stack.redis import RedisServer
+from coelho.stack.s3 import S3Server
 
 REPO = Path(__file__).resolve().parents[1]
 KAFKA_LIBS = REPO / ".coelho" / "kafka" / "libs"
-SERVER_FIXTURES = {"kafka_bootstrap", "redis_url", "redis_client", "serve_function"}
+SERVER_FIXTURES = {"kafka_bootstrap", "redis_url", "redis_client", "serve_function", "s3_server"}
 TEST_STATE_KEY = "coelho-test-state-key"
 
 ServeFunction = Callable[..., str]
@@ -61,6 +65,16 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = RedisServer(tmp_path_factory.mktemp("redis")).start()
     try:
         yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """MinIO for the session (the same binary as ``make up``), stopped at its end."""
+    server = S3Server(tmp_path_factory.mktemp("s3"), home=REPO / ".coelho").start()
+    try:
+        yield server
     finally:
         server.stop()
 

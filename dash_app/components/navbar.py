@@ -17,6 +17,8 @@ def service_links(cfg: DashConfig) -> list[tuple[str, str]]:
         links.append(("MLflow", cfg.mlflow_link))
     if cfg.prometheus_link:
         links.append(("Prometheus", cfg.prometheus_link))
+    if cfg.minio_console_link:
+        links.append(("MinIO console", cfg.minio_console_link))
     if cfg.emulator_url and cfg.control == "emulator":
         links.append(("Eventing emulator status", f"{cfg.emulator_url}/status"))
     names = [f"{kind}-{key}" for key in REGISTRY for kind in ("learn", "predict")]
@@ -33,6 +35,12 @@ def navbar(cfg: DashConfig) -> dbc.Navbar:
         dbc.NavItem(dbc.NavLink(d.summary or d.title, href=f"/{d.key}", active="exact"))
         for d in REGISTRY.values()
     ]
+    sql = dbc.DropdownMenu(
+        [dbc.DropdownMenuItem(d.title, href=f"/{d.key}/sql") for d in REGISTRY.values()],
+        label="Delta Lake SQL",
+        nav=True,
+        align_end=True,
+    )
     links = service_links(cfg)
     services = dbc.DropdownMenu(
         [
@@ -48,7 +56,7 @@ def navbar(cfg: DashConfig) -> dbc.Navbar:
         dbc.Container(
             [
                 dbc.NavbarBrand(html.Span(["COELHO ", html.Small("RealTime")]), href="/"),
-                dbc.Nav([*apps, services], navbar=True, className="ms-auto"),
+                dbc.Nav([*apps, sql, services], navbar=True, className="ms-auto"),
             ],
             fluid=True,
         ),

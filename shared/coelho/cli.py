@@ -5,6 +5,7 @@ coelho down                              stop a detached stack and wait for it
 coelho produce DOMAIN --count N          send synthetic events to the stack's Kafka
 coelho status [--json]                   addresses and per-domain learning counters
 coelho invoke|models|promote|snapshot    predict and model registry (coelho.cli_models)
+coelho sql|archive                       the lakehouse (coelho.cli_lakehouse)
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from coelho import cli_models
+from coelho import cli_lakehouse, cli_models
 from coelho.stack.config import StackConfig
 from coelho.stack.control import NotRunning, detach, down, running_stack
 from coelho.stack.processes import StartupError
@@ -48,6 +49,7 @@ def parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="addresses and per-domain counters")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     cli_models.add_parsers(sub, _domains())
+    cli_lakehouse.add_parsers(sub, _domains())
     return top
 
 
@@ -116,7 +118,7 @@ def cmd_status(config: StackConfig, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"up": cmd_up, "down": cmd_down, "produce": cmd_produce, "status": cmd_status,
-            **cli_models.COMMANDS}  # fmt: skip
+            **cli_models.COMMANDS, **cli_lakehouse.COMMANDS}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,7 +3,9 @@
 CoelhoError
 ├── InvalidEvent        400  a field of an event or request is missing or wrong
 ├── NotACloudEvent      400  the request is not a CloudEvent in binary or structured mode
+├── QueryRefused        400  SQL that is not one SELECT, or hit a lakehouse query limit
 ├── UnknownDomain       404  no domain of that name in the registry
+├── TableNotFound       404  no lakehouse table of that name, or it holds no data yet
 ├── StateTampered       500  a state blob failed its HMAC check and was not unpickled
 └── ModelNotReady       503  no model state exists yet for the domain
 """
@@ -38,7 +40,17 @@ class NotACloudEvent(CoelhoError):
     status = 400
 
 
+class QueryRefused(CoelhoError):
+    """The SQL was not run, or was stopped: the message says why (coelho.lakehouse.sql)."""
+
+    status = 400
+
+
 class UnknownDomain(CoelhoError):
+    status = 404
+
+
+class TableNotFound(CoelhoError):
     status = 404
 
 

@@ -19,6 +19,9 @@ class Settings:
     dedupe_ttl_seconds: int
     lease_ms: int
     log_retention: int
+    # Checkpoints never trim log entries the lakehouse archive has not read (coelho.lakehouse);
+    # ``COELHO_ARCHIVE_GUARD=0`` turns that off for a deployment without the archive.
+    archive_guard: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -30,9 +33,67 @@ class Settings:
             dedupe_ttl_seconds=int(_env("COELHO_DEDUPE_TTL_SECONDS", str(7 * 24 * 3600))),
             lease_ms=int(_env("COELHO_LEASE_MS", "3000")),
             log_retention=int(_env("COELHO_LOG_RETENTION", "10000")),
+            archive_guard=_env("COELHO_ARCHIVE_GUARD", "1").lower() not in ("0", "false", "no"),
         )
 
 
 def model_choice(domain: str) -> str | None:
     """``COELHO_MODEL_TFD=arf`` picks a non-default pipeline for a domain."""
     return os.environ.get(f"COELHO_MODEL_{domain.upper()}") or None
+
+
+@dataclass(frozen=True)
+class LakehouseSettings:
+    """Where the Delta tables live and how the archive and query functions behave."""
+
+    s3_endpoint: str
+    access_key: str
+    secret_key: str
+    region: str
+    delta_bucket: str
+    raw_bucket: str
+    archive_batch: int
+    archive_budget_seconds: float
+    vacuum_hours: float
+    query_timeout_seconds: float
+    query_max_rows: int
+    query_memory: str
+
+    @classmethod
+    def from_env(cls) -> LakehouseSettings:
+        return cls(
+            s3_endpoint=_env("COELHO_S3_ENDPOINT", "http://127.0.0.1:9000"),
+            access_key=_env("AWS_ACCESS_KEY_ID", ""),
+            secret_key=_env("AWS_SECRET_ACCESS_KEY", ""),
+            region=_env("AWS_DEFAULT_REGION", "us-east-1"),
+            delta_bucket=_env("COELHO_DELTA_BUCKET", "delta-lake"),
+            raw_bucket=_env("COELHO_RAW_BUCKET", "raw-data"),
+            archive_batch=int(_env("COELHO_ARCHIVE_BATCH", "5000")),
+            archive_budget_seconds=float(_env("COELHO_ARCHIVE_BUDGET_SECONDS", "20")),
+            vacuum_hours=float(_env("COELHO_ARCHIVE_VACUUM_HOURS", "168")),
+            query_timeout_seconds=float(_env("COELHO_QUERY_TIMEOUT_SECONDS", "10")),
+            query_max_rows=int(_env("COELHO_QUERY_MAX_ROWS", "10000")),
+            query_memory=_env("COELHO_QUERY_MEMORY", "512MB"),
+        )
+
+
+@dataclass(frozen=True)
+class StackStorage:
+    """How ``coelho up`` provides S3 and where MLflow keeps artifacts.
+
+    ``COELHO_S3_ENDPOINT`` unset (or ``local``): start MinIO here (the default); a URL: use that
+    S3 server (``AWS_ACCESS_KEY_ID``/``AWS_SECRET_ACCESS_KEY`` from the environment).
+    ``COELHO_ARTIFACTS=local`` keeps MLflow artifacts in a local directory (the lakehouse still
+    needs S3); the default ``s3`` puts them in bucket ``mlflow-artifacts``.
+    """
+
+    s3_endpoint: str | None
+    artifacts: str
+
+    @classmethod
+    def from_env(cls) -> StackStorage:
+        endpoint = _env("COELHO_S3_ENDPOINT", "local")
+        artifacts = _env("COELHO_ARTIFACTS", "s3").lower()
+        if artifacts not in ("s3", "local"):
+            raise ValueError(f"COELHO_ARTIFACTS={artifacts!r}: expected s3 or local")
+        return cls(None if endpoint in ("", "local") else endpoint, artifacts)

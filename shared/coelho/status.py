@@ -8,6 +8,7 @@ from typing import Any
 import redis
 
 from coelho.domains import REGISTRY
+from coelho.lakehouse.status import archive_status
 from coelho.state.keys import Keys
 
 
@@ -28,6 +29,7 @@ def domain_status(client: redis.Redis, domain: str) -> dict[str, Any]:
         "metrics": json.loads(stats.get("metrics", "{}")),
         "offsets": json.loads(stats.get("offsets", "{}")),
         "updated_at": float(stats.get("updated_at", 0.0)),
+        **archive_status(client, domain),
     }
 
 

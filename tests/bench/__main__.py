@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.bench import models
+from tests.bench import lakehouse, models
 from tests.bench.learn import run_learn_bench
 
 REPO = Path(__file__).resolve().parents[2]
@@ -51,12 +51,16 @@ def main() -> int:
         pass
     else:
         results.update(run_predict_bench())
+    print("lakehouse: archive and SQL", file=sys.stderr)
+    results.update(lakehouse.run_lakehouse_bench())
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=2))
     print(f"\nMachine: {results['machine']}\n")
     print(table(results["learn"]))
     print()
     print(models.table(choice))
+    print()
+    print(lakehouse.table(results))
     for key in ("predict", "cold_start_ms"):
         if key in results:
             print(f"\n{key}: {json.dumps(results[key])}")

@@ -225,3 +225,77 @@ def test_brw007_coelho_status_lists_the_dashboard(stack: LiveStack) -> None:
     )  # fmt: skip
     assert json.loads(done.stdout)["services"]["dash"] == stack.dash
     assert requests.get(stack.dash, timeout=10).status_code == 200
+
+
+def test_brw008_sql_page_runs_a_template_and_shows_rows(
+    stack: LiveStack, driver: Any, screenshots: Path
+) -> None:
+    """Archive now (instead of waiting for the minute's tick), then on /tfd/sql: pick a
+    template, Run, and the query function's rows appear with the shown / total counter; a
+    DELETE comes back as the function's refusal."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.common.keys import Keys
+
+    body = {"task": "archive", "domains": ["tfd"]}
+    headers = {"ce-specversion": "1.0", "ce-type": "dev.knative.sources.ping",
+               "ce-source": "browser-test", "ce-id": str(time.time()),
+               "content-type": "application/json"}  # fmt: skip
+    report = requests.post(f"{stack.services['archive']}/?wait=1", json=body, headers=headers,
+                           timeout=120).json()  # fmt: skip
+    archived = report["tfd"]["table_rows"]
+    assert archived >= 600, report
+    dom.open_page(driver, stack.dash, "/tfd/sql", ids.SQL_RUN)
+    dom.console_errors(driver)
+    dom.element(driver, ids.SQL_TEMPLATE).click()
+    option = wait_until(
+        lambda: next((o for o in driver.find_elements(By.CSS_SELECTOR, ".Select-option, "
+                      "[class*='option']") if o.text == "Fraud by merchant"), None),
+        timeout=10, what="the template list",
+    )  # fmt: skip
+    option.click()
+    wait_until(lambda: "GROUP BY merchant_id" in dom.element(driver, ids.SQL_EDITOR)
+               .get_attribute("value"), timeout=10, what="the template in the editor")  # fmt: skip
+    dom.click(driver, ids.SQL_RUN)
+
+    def shown() -> str | None:
+        text = dom.text(driver, ids.SQL_COUNTER)
+        return text if " shown / " in text else None
+
+    counter = wait_until(shown, timeout=30, what="the result counter")
+    assert "50 shown / 50 rows" in counter and " ms" in counter, counter
+    cells = driver.find_elements(By.CSS_SELECTOR, f"#{ids.SQL_TABLE} td.dash-cell")
+    assert any(c.text.startswith("merchant_") for c in cells)
+    first_column = driver.find_elements(By.CSS_SELECTOR, f"#{ids.SQL_TABLE} td.dash-cell.column-0")
+    assert len(first_column) == 20, "one page of 20 rows"
+    # The table's own filter (first column): fewer shown, same total.
+    box = driver.find_elements(By.CSS_SELECTOR, f"#{ids.SQL_TABLE} th.dash-filter input")[0]
+    box.send_keys("merchant_1" + Keys.ENTER)
+
+    def narrowed() -> str | None:
+        text = dom.text(driver, ids.SQL_COUNTER)
+        return None if text.startswith("50 shown") else text
+
+    filtered = wait_until(narrowed, timeout=10, what="the filter")
+    assert " shown / 50 rows" in filtered, filtered
+    headers_text = dom.text(driver, ids.SQL_TABLE)
+    assert "fraud_pct" in headers_text and "transactions" in headers_text
+    driver.save_screenshot(str(screenshots / "tfd-sql.png"))
+    # Total rows through the same page: the table holds exactly what was archived.
+    dom.click(driver, ids.SQL_CLEAR)  # empties the editor and the result
+    wait_until(lambda: "Run a query" in dom.text(driver, ids.SQL_COUNTER), timeout=10,
+               what="Clear")  # fmt: skip
+    editor = dom.element(driver, ids.SQL_EDITOR)
+    assert editor.get_attribute("value") == ""
+    editor.send_keys("SELECT count(*) AS n FROM data")
+    dom.click(driver, ids.SQL_RUN)
+    wait_until(lambda: "1 shown / 1 rows" in dom.text(driver, ids.SQL_COUNTER), timeout=30,
+               what="the count")  # fmt: skip
+    assert str(archived) in dom.text(driver, ids.SQL_TABLE)
+    dom.click(driver, ids.SQL_CLEAR)
+    wait_until(lambda: editor.get_attribute("value") == "", timeout=10, what="Clear")
+    editor.send_keys("DELETE FROM data")
+    dom.click(driver, ids.SQL_RUN)
+    refusal = wait_until(lambda: dom.text(driver, ids.SQL_ALERT) or None, timeout=30,
+                         what="the refusal")  # fmt: skip
+    assert "refused" in refusal and "got DELETE" in refusal, refusal
+    assert dom.console_errors(driver) == []

@@ -28,6 +28,15 @@ METRICS: dict[str, frozenset[str]] = {
     "coelho_model_reloads_total": frozenset({"domain"}),
     "coelho_snapshots_total": frozenset({"domain", "outcome"}),
     "coelho_snapshot_last_success_timestamp_seconds": frozenset({"domain"}),
+    "coelho_archive_runs_total": frozenset({"domain", "outcome"}),
+    "coelho_archived_events_total": frozenset({"domain"}),
+    "coelho_archive_lag_events": frozenset({"domain"}),
+    "coelho_archive_lag_seconds": frozenset({"domain"}),
+    "coelho_archive_table_rows": frozenset({"domain"}),
+    "coelho_archive_last_success_timestamp_seconds": frozenset({"domain"}),
+    "coelho_dead_letters_archived_total": frozenset(),
+    "coelho_sql_queries_total": frozenset({"table", "outcome"}),
+    "coelho_sql_query_seconds_bucket": frozenset({"table", "le"}),
 }
 STANDARD = {"up"}
 # Labels every scrape target carries (podmonitor.yaml relabelings; the local scrape config).
@@ -56,11 +65,22 @@ FAMILIES_BY_KIND: dict[str, set[str]] = {
         "coelho_model_reloads",
     },
     "snapshot": {"coelho_snapshots", "coelho_snapshot_last_success_timestamp_seconds"},
+    "archive": {
+        "coelho_archive_runs",
+        "coelho_archived_events",
+        "coelho_archive_lag_events",
+        "coelho_archive_lag_seconds",
+        "coelho_archive_table_rows",
+        "coelho_archive_last_success_timestamp_seconds",
+        "coelho_dead_letters_archived",
+    },
+    "query": {"coelho_sql_queries", "coelho_sql_query_seconds"},
 }
 
 
 def kind_of(function: str) -> str:
-    """``learn-tfd`` -> ``learn``; ``dead-letters`` and ``snapshot`` are their own kind."""
+    """``learn-tfd`` -> ``learn``; ``dead-letters``, ``snapshot``, ``archive`` and ``query`` are
+    their own kind."""
     return function.split("-", 1)[0] if function.startswith(("learn-", "predict-")) else function
 
 

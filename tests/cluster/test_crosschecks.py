@@ -13,7 +13,7 @@ from tests.cluster import manifests
 from tests.cluster.manifests import Doc
 
 SECRET_NAME = re.compile(r"PASSWORD|SECRET|TOKEN|KEY", re.IGNORECASE)
-CLUSTER_LOCAL = ("learn-", "snapshot", "dead-letters")
+CLUSTER_LOCAL = ("learn-", "snapshot", "dead-letters", "archive")
 RESERVED_PORTS = {8012, 8013, 8022, 9090, 9091, 8008}
 
 
@@ -64,6 +64,8 @@ def test_internal_functions_are_cluster_local(overlay_docs: dict[str, list[Doc]]
             )
             if name.startswith(CLUSTER_LOCAL):
                 assert label == "cluster-local", f"{overlay}: {name} must be cluster-local"
+            elif name == "query":
+                assert label == "cluster-local", f"{overlay}: SQL is reached through dash only"
             elif name.startswith("predict-") or name == "dash":
                 assert label is None, f"{overlay}: {name} is public"
 
@@ -72,11 +74,11 @@ def annotations(doc: Doc) -> dict[str, str]:
     return doc.body["spec"]["template"].get("metadata", {}).get("annotations") or {}
 
 
-def test_predict_functions_scale_to_zero(overlay_docs: dict[str, list[Doc]]) -> None:
+def test_predict_and_query_functions_scale_to_zero(overlay_docs: dict[str, list[Doc]]) -> None:
     seen = 0
     for docs in overlay_docs.values():
         for name, doc in manifests.knative_services(docs).items():
-            if not name.startswith("predict-"):
+            if not name.startswith("predict-") and name != "query":
                 continue
             seen += 1
             ann = annotations(doc)
@@ -85,7 +87,7 @@ def test_predict_functions_scale_to_zero(overlay_docs: dict[str, list[Doc]]) -> 
             assert int(ann["autoscaling.knative.dev/max-scale"]) >= 1, name
             assert int(ann["autoscaling.knative.dev/target"]) > 0, name
             assert "autoscaling.knative.dev/scale-to-zero-pod-retention-period" in ann, name
-    assert seen == 3 * len(overlay_docs)
+    assert seen == 4 * len(overlay_docs)
 
 
 def test_single_writer_and_always_on_services(overlay_docs: dict[str, list[Doc]]) -> None:

@@ -35,7 +35,7 @@ def load(path: Path) -> dict[str, Any]:
 def test_every_function_folder_has_a_func_yaml() -> None:
     folders = {p.name for p in manifests.FUNCTIONS.iterdir() if p.is_dir()}
     assert folders == {p.parent.name for p in FUNC_YAMLS}
-    assert len(folders) == 8
+    assert len(folders) == 10
 
 
 @pytest.mark.parametrize("path", FUNC_YAMLS, ids=lambda p: p.parent.name)

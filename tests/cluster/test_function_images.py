@@ -6,7 +6,8 @@ serves with ``functions-framework --target main --signature-type http`` exactly 
 buildpack image would (``--host 127.0.0.1``, a clean environment). Then: health GETs answer
 200, ``/metrics`` declares the contract's families, and a request of its kind is accepted:
 learn takes KafkaSource CloudEvents (202), predict answers from the model learn just built
-(200), dead-letters keeps a failed delivery (202). Functions with the same requirements
+(200), dead-letters keeps a failed delivery (202), archive writes a Delta table on MinIO that
+query counts with SQL. Functions with the same requirements
 share one venv. Wheels are kept in ``.coelho/build/wheelhouse`` (gitignored) and installed with
 ``--no-index`` when they are all there, so only the first run downloads.
 """
@@ -112,7 +113,7 @@ def serve(images: Images, redis_url: str, tmp_path: Path) -> Iterator[Any]:
     """Factory: serve one function from its isolated context and venv; stopped at teardown."""
     started: list[Child] = []
 
-    def start(name: str) -> str:
+    def start(name: str, extra_env: dict[str, str] | None = None) -> str:
         context = images.context(name)
         venv = images.venv(context)
         port = free_port()
@@ -123,6 +124,7 @@ def serve(images: Images, redis_url: str, tmp_path: Path) -> Iterator[Any]:
             "COELHO_REDIS_URL": redis_url,
             "COELHO_STATE_KEY": STATE_KEY,
             "COELHO_CHECKPOINT_EVERY": "5",
+            **(extra_env or {}),
         }
         argv = [str(venv / "bin" / "functions-framework"), "--target", "main",
                 "--signature-type", "http", "--source", "main.py",
@@ -268,6 +270,33 @@ def test_snapshot_serves_health_and_metrics(serve: Any, redis_client: Any) -> No
     require_source("snapshot")
     base = serve("snapshot")
     check_common(base, "snapshot")
+
+
+def test_archive_then_query_on_minio(serve: Any, redis_client: Any, s3_server: Any) -> None:
+    """The lakehouse functions from their own images: archive a logged domain's events into
+    Delta on MinIO, then count them with SQL; the SQL guard refuses a write."""
+    require_source("archive", "query")
+    from coelho.state.log import EventLog
+    from tests.lakehouse import fresh_buckets, post_json, tick
+
+    log = EventLog(redis_client, "eta", 3600)
+    for offset, event in enumerate(sample_events("eta", EVENTS)):
+        log.append("test", f"id-{offset}", domains.get("eta").validate(event), ("t", 0, offset))
+    env = fresh_buckets(s3_server)
+    archive = serve("archive", env)
+    wait_for(f"{archive}/health/readiness", 200)
+    status, report = tick(archive, domains=["eta"])
+    assert status == 200, report
+    assert report["eta"]["archived"] == EVENTS and report["eta"]["table_rows"] == EVENTS
+    check_common(archive, "archive")
+    query = serve("query", env)
+    sql = {"table": domains.get("eta").table, "sql": "SELECT count(*) AS n FROM data"}
+    status, answer = post_json(query, sql)
+    assert status == 200, answer
+    assert answer["rows"] == [[EVENTS]]
+    status, answer = post_json(query, {**sql, "sql": "DROP TABLE data"})
+    assert status == 400 and "DROP" in answer["message"]
+    check_common(query, "query")
 
 
 def test_dash_context_is_self_contained_and_serves(

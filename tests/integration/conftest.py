@@ -1,8 +1,5 @@
 """Extra servers for the model-lifecycle tests: S3, MLflow, and functions not yet ready.
 
-- ``s3_server`` (session): an S3-compatible server on loopback with the buckets
-  ``mlflow-artifacts`` and ``raw-data`` (MinIO if a binary is cached in ``<repo>/.coelho/bin``
-  or on PATH, else moto's standalone server; ``s3_server.kind`` says which).
 - ``mlflow_server`` (session): MLflow with a SQLite store and artifacts proxied to the S3
   bucket ``mlflow-artifacts`` of ``s3_server`` -> its URL.
 - ``registry``: an ``MlflowClient`` on that server with no registered ``<domain>-river``
@@ -35,15 +32,6 @@ DOMAINS = ("tfd", "eta", "ecci")
 # MLflow's usage telemetry would try to leave the machine: off for every process we start.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
-
-
-@pytest.fixture(scope="session")
-def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    server = S3Server(tmp_path_factory.mktemp("s3"), home=REPO / ".coelho").start()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -89,6 +89,10 @@ class Domain:
     generator: Callable[[random.Random, int | None, Clock], Generator]
     seed_rate: float
     summary: str = ""
+    # The lakehouse (coelho.lakehouse): the Delta table the domain's events are archived to,
+    # and the SQL page's templates, (label, query) over that table registered as ``data``.
+    table: str = ""
+    sql_templates: tuple[tuple[str, str], ...] = ()
 
     def __repr__(self) -> str:
         return f"Domain({self.key!r})"

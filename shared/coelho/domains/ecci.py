@@ -239,6 +239,23 @@ class EcciGenerator(SeededGenerator):
         }
 
 
+# The Delta table of archived events (the seed roadmap's name) and the SQL page's templates.
+TABLE = "customer_interactions"
+SQL_TEMPLATES: tuple[tuple[str, str], ...] = (
+    ("Sample rows", "SELECT * FROM data LIMIT 100"),
+    ("Purchases", "SELECT * FROM data WHERE event_type = 'purchase' "
+     "ORDER BY timestamp DESC LIMIT 100"),
+    ("Events by type", "SELECT event_type, count(*) AS events FROM data "
+     "GROUP BY event_type ORDER BY events DESC"),
+    ("Revenue by category", "SELECT product_category, count(*) AS purchases, "
+     "round(sum(price * quantity), 2) AS revenue FROM data WHERE event_type = 'purchase' "
+     "GROUP BY product_category ORDER BY revenue DESC"),
+    ("Sessions by device", "SELECT device_info_device_type AS device, "
+     "count(DISTINCT session_id) AS sessions, round(avg(time_on_page_seconds), 1) "
+     "AS avg_seconds_on_page FROM data GROUP BY device ORDER BY sessions DESC"),
+    ("Row count", "SELECT count(*) AS row_count FROM data"),
+)  # fmt: skip
+
 DOMAIN = Domain(
     key="ecci",
     title="E-Commerce Customer Interactions",
@@ -269,4 +286,6 @@ DOMAIN = Domain(
     generator=EcciGenerator,
     seed_rate=10.0,
     summary="Customer clustering & analysis",
+    table=TABLE,
+    sql_templates=SQL_TEMPLATES,
 )

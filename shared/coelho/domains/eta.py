@@ -240,6 +240,26 @@ class EtaGenerator(SeededGenerator):
         }
 
 
+# The Delta table of archived events (the seed roadmap's name) and the SQL page's templates.
+TABLE = "trips"
+SQL_TEMPLATES: tuple[tuple[str, str], ...] = (
+    ("Sample rows", "SELECT * FROM data LIMIT 100"),
+    ("Slowest trips", "SELECT trip_id, driver_id, weather, estimated_distance_km, "
+     "simulated_actual_travel_time_seconds FROM data "
+     "ORDER BY simulated_actual_travel_time_seconds DESC LIMIT 100"),
+    ("Travel time by weather", "SELECT weather, count(*) AS trips, "
+     "round(avg(simulated_actual_travel_time_seconds)) AS avg_seconds, "
+     "round(avg(simulated_actual_travel_time_seconds / nullif(estimated_distance_km, 0))) "
+     "AS seconds_per_km FROM data GROUP BY weather ORDER BY avg_seconds DESC"),
+    ("Travel time by vehicle type", "SELECT vehicle_type, count(*) AS trips, "
+     "round(avg(simulated_actual_travel_time_seconds)) AS avg_seconds FROM data "
+     "GROUP BY vehicle_type ORDER BY avg_seconds DESC"),
+    ("Trips by hour of day", "SELECT hour_of_day, count(*) AS trips, "
+     "round(avg(simulated_actual_travel_time_seconds)) AS avg_seconds FROM data "
+     "GROUP BY hour_of_day ORDER BY hour_of_day"),
+    ("Row count", "SELECT count(*) AS row_count FROM data"),
+)  # fmt: skip
+
 DOMAIN = Domain(
     key="eta",
     title="Estimated Time of Arrival",
@@ -268,4 +288,6 @@ DOMAIN = Domain(
     generator=EtaGenerator,
     seed_rate=1 / 0.55,
     summary="Delivery time prediction",
+    table=TABLE,
+    sql_templates=SQL_TEMPLATES,
 )

@@ -216,6 +216,22 @@ class TfdGenerator(SeededGenerator):
         }
 
 
+# The Delta table of archived events (the seed roadmap's name) and the SQL page's templates.
+TABLE = "transactions"
+SQL_TEMPLATES: tuple[tuple[str, str], ...] = (
+    ("Sample rows", "SELECT * FROM data LIMIT 100"),
+    ("Fraud cases", "SELECT * FROM data WHERE is_fraud = 1 ORDER BY timestamp DESC LIMIT 100"),
+    ("High value (> 1,000)",
+     "SELECT * FROM data WHERE amount > 1000 ORDER BY amount DESC LIMIT 100"),
+    ("Fraud by merchant", "SELECT merchant_id, count(*) AS transactions, sum(is_fraud) AS frauds, "
+     "round(avg(is_fraud) * 100, 2) AS fraud_pct FROM data GROUP BY merchant_id "
+     "ORDER BY frauds DESC LIMIT 50"),
+    ("Fraud by transaction type", "SELECT transaction_type, count(*) AS transactions, "
+     "sum(is_fraud) AS frauds, round(avg(is_fraud) * 100, 2) AS fraud_pct FROM data "
+     "GROUP BY transaction_type ORDER BY fraud_pct DESC"),
+    ("Row count", "SELECT count(*) AS row_count FROM data"),
+)  # fmt: skip
+
 DOMAIN = Domain(
     key="tfd",
     title="Transaction Fraud Detection",
@@ -247,4 +263,6 @@ DOMAIN = Domain(
     generator=TfdGenerator,
     seed_rate=1 / 0.275,
     summary="Real-time fraud detection",
+    table=TABLE,
+    sql_templates=SQL_TEMPLATES,
 )

@@ -25,6 +25,8 @@ class FunctionSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     # What "started" means: predict functions are live but not ready until a model exists.
     ready: str = "/health/readiness"
+    # Gets the S3 endpoint and credentials (the lakehouse functions; nothing else needs them).
+    s3: bool = False
 
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
@@ -36,6 +38,8 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("predict-eta", 8086, ready="/health/liveness"),
     FunctionSpec("predict-ecci", 8087, ready="/health/liveness"),
     FunctionSpec("snapshot", 8088),
+    FunctionSpec("archive", 8089, s3=True),
+    FunctionSpec("query", 8090, s3=True),
 )
 
 KAFKA_PORT = 9092
@@ -46,6 +50,7 @@ EMULATOR_PORT = 8070
 DASH_PORT = 8050
 MLFLOW_PORT = 5000
 S3_PORT = 9000
+S3_CONSOLE_PORT = 9001
 CHECKPOINT_EVERY = "1000"
 
 
@@ -65,6 +70,7 @@ DASH_SERVICE_ENV = {
     "emulator": "COELHO_EMULATOR_URL",
     "prometheus": "COELHO_PROMETHEUS_URL",
     "mlflow": "COELHO_MLFLOW_URL",
+    "minio-console": "COELHO_MINIO_CONSOLE_URL",
 }
 
 

@@ -44,8 +44,17 @@ def domains_table(domains: Mapping[str, Mapping[str, Any]]) -> str:
                 str(info.get("duplicates_skipped", 0)),
                 str(info.get("dead_lettered", 0)),
                 str(info.get("state_version", 0)),
+                str(info.get("archived_events", 0)),
+                _lag(info),
                 metrics or "-",
             )
         )
-    headers = ("domain", "learned", "duplicates", "dead-lettered", "version", "metrics")
+    headers = ("domain", "learned", "duplicates", "dead-lettered", "version", "archived",
+               "archive lag", "metrics")  # fmt: skip
     return table(rows, headers)
+
+
+def _lag(info: Mapping[str, Any]) -> str:
+    """The archive lag as ``<events> ev / <seconds> s`` (``?`` while the count is unknown)."""
+    events = info.get("archive_lag_events")
+    return f"{'?' if events is None else events} ev / {info.get('archive_lag_seconds', 0):g} s"

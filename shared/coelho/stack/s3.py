@@ -1,11 +1,13 @@
-"""An S3-compatible server on 127.0.0.1 for MLflow artifacts: MinIO when a binary exists, else moto.
+"""The S3 server of the local stack and the tests: MinIO on 127.0.0.1, with its web console.
 
-MinIO is used when ``$COELHO_MINIO_BIN``, ``<home>/bin/minio`` or a ``minio`` on PATH exists
-(``go install github.com/minio/minio@latest`` builds one in about 5 minutes on 2 cores; copy it
-to ``<home>/bin/minio``). Nothing here builds it implicitly. Otherwise
-moto's standalone server (``moto_server``, a PyPI package in the dev extras) stands in; it keeps
-objects in memory, which is enough for tests and a throw-away stack. Either way the buckets
-``mlflow-artifacts`` and ``raw-data`` are created with boto3 before ``start()`` returns.
+``make minio`` builds the pinned MinIO from the Go module proxy into ``<home>/bin/minio``;
+``$COELHO_MINIO_BIN`` or a ``minio`` on PATH are used instead when present. It holds MLflow's
+artifacts and the lakehouse (coelho.lakehouse), so it must honour conditional writes
+(``If-None-Match``: Delta commits are put-if-absent). moto's standalone server is used only
+when a caller asks for it (``prefer="moto"``), never as a silent fallback. Either way the
+buckets ``mlflow-artifacts``, ``delta-lake`` and ``raw-data`` exist before ``start()`` returns.
+Credentials are generated once into ``<data>/credentials`` (0600), so a restarted MinIO keeps
+its data.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from coelho.stack.ports import HOST, free_port
 from coelho.stack.probes import http_ok
 from coelho.stack.processes import Child, StartupError
 
-BUCKETS = ("mlflow-artifacts", "raw-data")
+BUCKETS = ("mlflow-artifacts", "delta-lake", "raw-data")
 REGION = "us-east-1"
 
 
@@ -44,10 +46,15 @@ class Credentials:
 
 
 def minio_binary(home: Path | None = None) -> str | None:
-    """A MinIO server binary if one is installed, else None (never builds one)."""
+    """A MinIO server binary if one is installed, else None (never builds one): from
+    ``$COELHO_MINIO_BIN``, ``<home>/bin``, the checkout's ``.coelho/bin`` (where ``make minio``
+    puts it, also for a stack in another ``COELHO_HOME``) or PATH."""
+    from coelho.stack.config import find_repo
+
     candidates = [os.environ.get("COELHO_MINIO_BIN", "")]
     if home is not None:
         candidates.append(str(home / "bin" / "minio"))
+    candidates.append(str(find_repo() / ".coelho" / "bin" / "minio"))
     candidates.append(shutil.which("minio") or "")
     return next((c for c in candidates if c and os.access(c, os.X_OK)), None)
 
@@ -64,6 +71,16 @@ def s3_env(endpoint: str, credentials: Credentials) -> dict[str, str]:
         "AWS_ACCESS_KEY_ID": credentials.access_key,
         "AWS_SECRET_ACCESS_KEY": credentials.secret_key,
         "AWS_DEFAULT_REGION": REGION,
+    }
+
+
+def lakehouse_env(s3: Mapping[str, str]) -> dict[str, str]:
+    """What the archive and query functions need of ``s3_env``: endpoint and credentials."""
+    return {
+        "COELHO_S3_ENDPOINT": s3["MLFLOW_S3_ENDPOINT_URL"],
+        "AWS_ACCESS_KEY_ID": s3["AWS_ACCESS_KEY_ID"],
+        "AWS_SECRET_ACCESS_KEY": s3["AWS_SECRET_ACCESS_KEY"],
+        "AWS_DEFAULT_REGION": s3.get("AWS_DEFAULT_REGION", REGION),
     }
 
 
@@ -96,10 +113,12 @@ class S3Server:
         port: int | None = None,
         home: Path | None = None,
         log_path: Path | None = None,
-        prefer: str = "auto",
+        prefer: str = "minio",
+        console_port: int | None = None,
     ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
+        self.console_port = console_port or free_port()
         self.log_path = log_path or data_dir / "s3.log"
         self.home = home
         self.prefer = prefer
@@ -111,19 +130,29 @@ class S3Server:
     def endpoint(self) -> str:
         return f"http://{HOST}:{self.port}"
 
+    @property
+    def console_url(self) -> str:
+        """MinIO's web console (log in with the generated credentials); empty for moto."""
+        return f"http://{HOST}:{self.console_port}" if self.kind == "minio" else ""
+
     def env(self) -> dict[str, str]:
         return s3_env(self.endpoint, self.credentials)
 
     def argv(self) -> tuple[list[str], dict[str, str], str]:
-        minio = None if self.prefer == "moto" else minio_binary(self.home)
-        if minio:
-            env = {**os.environ, "MINIO_ROOT_USER": self.credentials.access_key,
-                   "MINIO_ROOT_PASSWORD": self.credentials.secret_key,
-                   "MINIO_BROWSER": "off"}  # fmt: skip
-            argv = [minio, "server", str(self.data_dir / "data"), "--quiet",
-                    "--address", f"{HOST}:{self.port}"]  # fmt: skip
-            return argv, env, "minio"
-        return [moto_binary(), "-H", HOST, "-p", str(self.port)], dict(os.environ), "moto"
+        if self.prefer == "moto":
+            return [moto_binary(), "-H", HOST, "-p", str(self.port)], dict(os.environ), "moto"
+        minio = minio_binary(self.home)
+        if not minio:
+            raise StartupError(
+                "s3: no MinIO binary: run `make minio` (builds it into .coelho/bin) or set "
+                "COELHO_MINIO_BIN"
+            )
+        env = {**os.environ, "MINIO_ROOT_USER": self.credentials.access_key,
+               "MINIO_ROOT_PASSWORD": self.credentials.secret_key}  # fmt: skip
+        argv = [minio, "server", str(self.data_dir / "data"), "--quiet",
+                "--address", f"{HOST}:{self.port}",
+                "--console-address", f"{HOST}:{self.console_port}"]  # fmt: skip
+        return argv, env, "minio"
 
     def ready_url(self) -> str:
         path = "/minio/health/live" if self.kind == "minio" else "/moto-api/"

@@ -1,6 +1,6 @@
 """The supervisor behind ``coelho up``: start the stack in order, keep it up, stop it in reverse.
 
-Order: Kafka -> Redis -> [S3] -> MLflow -> functions -> services.json -> eventing emulator ->
+Order: Kafka -> Redis -> S3 (MinIO) -> MLflow -> functions -> services.json -> eventing emulator ->
 producers -> Prometheus -> dashboard. A child that dies is restarted with backoff (``watch``).
 SIGINT/SIGTERM stop everything, last started first. Each server gets its stable default port
 when free; if another process grabs it between our check and the child's bind, the server
@@ -19,6 +19,7 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any, TextIO, TypeVar
 
+from coelho.settings import StackStorage
 from coelho.stack import stackfile
 from coelho.stack.config import (
     DASH_PORT,
@@ -28,6 +29,7 @@ from coelho.stack.config import (
     MLFLOW_PORT,
     PROMETHEUS_PORT,
     REDIS_PORT,
+    S3_CONSOLE_PORT,
     S3_PORT,
     StackConfig,
     dash_argv,
@@ -41,7 +43,7 @@ from coelho.stack.processes import Child, StartupError
 from coelho.stack.prometheus import PrometheusServer
 from coelho.stack.redis import RedisServer, ping
 from coelho.stack.render import progress_line, services_table
-from coelho.stack.s3 import S3Server
+from coelho.stack.s3 import S3Server, lakehouse_env
 from coelho.stack.s3 import external_env as external_s3_env
 from coelho.stack.watch import Component, restart_dead
 
@@ -63,6 +65,7 @@ class Supervisor:
         self.error: str | None = None
         self._stop = False
         self._taken: set[int] = set()
+        self.s3_env: dict[str, str] = {}
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _port(self, preferred: int | None) -> int:
@@ -190,27 +193,32 @@ class Supervisor:
         return server.url
 
     def _start_registry(self) -> dict[str, str]:
-        """S3 when ``COELHO_S3_ENDPOINT`` is set (``local``: start one here), then MLflow."""
+        """S3 (MinIO here unless ``COELHO_S3_ENDPOINT`` names one), then MLflow over it."""
         t0 = time.monotonic()
-        s3 = None
-        endpoint = os.environ.get("COELHO_S3_ENDPOINT")
-        if endpoint and endpoint != "local":
-            s3 = external_s3_env(endpoint, os.environ)
-            self._ready(Component("s3", endpoint), t0)
-        elif endpoint == "local":
+        storage = StackStorage.from_env()
+        if storage.s3_endpoint:
+            s3 = external_s3_env(storage.s3_endpoint, os.environ)
+            self._ready(Component("s3", storage.s3_endpoint), t0)
+        else:
 
-            def start_s3(port: int) -> S3Server:
+            def start_s3(port: int, console_port: int) -> S3Server:
                 log_path = self.config.logs / "s3.log"
                 home = self.config.home
-                return S3Server(home / "s3", port=port, home=home, log_path=log_path).start()
+                return S3Server(home / "s3", port=port, home=home, log_path=log_path,
+                                console_port=console_port).start()  # fmt: skip
 
-            server = self._on_ports("s3", [self._port(S3_PORT)], start_s3)
+            ports = [self._port(S3_PORT), self._port(S3_CONSOLE_PORT)]
+            server = self._on_ports("s3", ports, start_s3)
             self._ready(Component("s3", server.endpoint, server.child), t0)
+            self.components.append(Component("minio-console", server.console_url))
             s3 = server.env()
+        self.s3_env = s3
 
         def start(port: int) -> MlflowServer:
             log_path = self.config.logs / "mlflow.log"
-            mlflow = MlflowServer(self.config.home / "mlflow", port=port, s3=s3, log_path=log_path)
+            artifacts = s3 if storage.artifacts == "s3" else None
+            mlflow = MlflowServer(self.config.home / "mlflow", port=port, s3=artifacts,
+                                  log_path=log_path)  # fmt: skip
             return mlflow.start()
 
         mlflow = self._on_ports("mlflow", [self._port(MLFLOW_PORT)], start)
@@ -227,6 +235,8 @@ class Supervisor:
             spec = specs[name]
             argv = function_argv(self.config.function_source(spec), port)
             env = {**self.config.function_env(spec, redis_url), **extra_env}
+            if spec.s3:
+                env.update(lakehouse_env(self.s3_env))
             child = self._child(name, argv, env=env, cwd=self.config.repo).start()
             launched.append(Component(name, f"http://{HOST}:{port}", child))
             return launched[-1]

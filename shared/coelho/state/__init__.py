@@ -15,7 +15,9 @@ Why not "load blob, learn, save blob" per event: forest pickles reach 15 MB afte
    expires and another process takes over.
 3. **Checkpoints.** The writer periodically stores the pickled model with an HMAC-SHA256 tag, the
    id of the last applied log entry and a version number, in one Lua script that refuses to write
-   unless the caller still holds the lease (fencing), then trims the log before that id.
+   unless the caller still holds the lease (fencing), then trims the log before that id
+   (never past the lakehouse archive's cursor, so every event also reaches its Delta table:
+   coelho.lakehouse).
    A new writer loads the checkpoint, verifies the tag *before* unpickling, and replays the log
    after the stored position.
 4. **Readers** (predict functions, the dashboard) read the checkpoint version and reload only when

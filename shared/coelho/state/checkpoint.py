@@ -22,26 +22,34 @@ import redis
 from coelho.errors import StateTampered
 from coelho.state.keys import Keys
 
-# KEYS: lease, checkpoint hash, log. ARGV: token, blob, mac, position, events, model, now,
-# retention. Entries are trimmed only when the checkpoint covers them AND they are older than
-# the newest ``retention`` entries (kept for audits, replays and the differential tests).
+# KEYS: lease, checkpoint hash, log, archive hash. ARGV: token, blob, mac, position, events,
+# model, now, retention, guard. Entries are trimmed only when the checkpoint covers them AND
+# they are older than the newest ``retention`` entries (kept for audits, replays and the
+# differential tests) AND, with the guard on, the lakehouse archive has read them (its cursor,
+# ``position`` of the archive hash, is "0-0" until it has archived anything).
 _SAVE = """
+local function before(x, y)
+  local a, b = string.match(x, '(%d+)-(%d+)')
+  local c, d = string.match(y, '(%d+)-(%d+)')
+  return tonumber(a) < tonumber(c) or (tonumber(a) == tonumber(c) and tonumber(b) < tonumber(d))
+end
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return -1 end
 local version = redis.call('HINCRBY', KEYS[2], 'version', 1)
 redis.call('HSET', KEYS[2], 'blob', ARGV[2], 'mac', ARGV[3], 'position', ARGV[4],
            'events_learned', ARGV[5], 'model', ARGV[6], 'saved_at', ARGV[7],
            'bytes', string.len(ARGV[2]))
 local keep = tonumber(ARGV[8])
+local floor = ARGV[4]
+if ARGV[9] == '1' then
+  local archived = redis.call('HGET', KEYS[4], 'position') or '0-0'
+  if before(archived, floor) then floor = archived end
+end
 if keep == 0 then
-  redis.call('XTRIM', KEYS[3], 'MINID', ARGV[4])
+  redis.call('XTRIM', KEYS[3], 'MINID', floor)
 elseif redis.call('XLEN', KEYS[3]) > keep then
   local newest = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', keep)
   local cutoff = newest[#newest][1]
-  local a, b = string.match(cutoff, '(%d+)-(%d+)')
-  local c, d = string.match(ARGV[4], '(%d+)-(%d+)')
-  if tonumber(c) < tonumber(a) or (tonumber(c) == tonumber(a) and tonumber(d) < tonumber(b)) then
-    cutoff = ARGV[4]
-  end
+  if before(floor, cutoff) then cutoff = floor end
   redis.call('XTRIM', KEYS[3], 'MINID', cutoff)
 end
 return version
@@ -94,10 +102,16 @@ def loads_verified(blob: bytes, mac: str, key: bytes, what: str) -> Any:
 
 class CheckpointStore:
     def __init__(
-        self, client: redis.Redis, domain: str, key: bytes, log_retention: int = 0
+        self,
+        client: redis.Redis,
+        domain: str,
+        key: bytes,
+        log_retention: int = 0,
+        archive_guard: bool = True,
     ) -> None:
         self.client = client
         self.log_retention = log_retention
+        self.archive_guard = archive_guard
         self.domain = domain
         self.keys = Keys(domain)
         self.key = key
@@ -128,8 +142,9 @@ class CheckpointStore:
         """Store ``model`` as covering the log up to ``position``; None if the lease was lost."""
         blob = dumps(model)
         version = self._save(
-            keys=[self.keys.lease, self.keys.checkpoint, self.keys.log],
+            keys=[self.keys.lease, self.keys.checkpoint, self.keys.log, self.keys.archive],
             args=[token, blob, sign(blob, self.key), position, events_learned,
-                  getattr(model, "model_name", ""), time.time(), self.log_retention],
+                  getattr(model, "model_name", ""), time.time(), self.log_retention,
+                  int(self.archive_guard)],
         )  # fmt: skip
         return None if int(version) < 0 else int(version)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 DEAD_LETTERS = "coelho:deadletters"
+# Hash: ``position``, the last dead-letter stream id copied to the raw-data bucket.
+DEAD_LETTERS_ARCHIVE = "coelho:deadletters:archive"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,12 @@ class Keys:
     def history(self) -> str:
         """Capped stream of metric points for the dashboard's time series."""
         return self._k("history")
+
+    @property
+    def archive(self) -> str:
+        """Hash mirroring the lakehouse archive's cursor (``position``, the last log id in the
+        Delta table), which checkpoints never trim past; also its counts (coelho.lakehouse)."""
+        return self._k("archive")
 
     @property
     def snapshot(self) -> str:

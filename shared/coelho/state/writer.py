@@ -78,7 +78,8 @@ class DomainWriter:
         self.model_name = model_name
         self.keys = Keys(domain)
         self.log = EventLog(client, domain, settings.dedupe_ttl_seconds)
-        self.store = CheckpointStore(client, domain, settings.state_key, settings.log_retention)
+        self.store = CheckpointStore(client, domain, settings.state_key, settings.log_retention,
+                                     settings.archive_guard)  # fmt: skip
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
         self._publish = client.register_script(_PUBLISH)
