@@ -5,6 +5,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+# Events without a Kafka position are remembered this long (coelho.state.positions). Their
+# redeliveries come within: the KafkaSource's retries (10, exponential from 0.3 s, 30 s timeout:
+# 614 s of backoff + 11 x 30 s = 16 min), the Trigger's (5, from 0.2 s, 10 s timeout: 72 s)
+# and a consumer-group rebalance re-reading uncommitted records (a session timeout, 45 s, plus
+# a pod restart: minutes). One hour covers that chain three times over.
+DEDUPE_TTL_SECONDS = 3600
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
@@ -27,7 +34,7 @@ class Settings:
             state_key=_env("COELHO_STATE_KEY", "coelho-local-development-key").encode(),
             checkpoint_every=int(_env("COELHO_CHECKPOINT_EVERY", "1000")),
             checkpoint_seconds=float(_env("COELHO_CHECKPOINT_SECONDS", "2.0")),
-            dedupe_ttl_seconds=int(_env("COELHO_DEDUPE_TTL_SECONDS", str(7 * 24 * 3600))),
+            dedupe_ttl_seconds=int(_env("COELHO_DEDUPE_TTL_SECONDS", str(DEDUPE_TTL_SECONDS))),
             lease_ms=int(_env("COELHO_LEASE_MS", "3000")),
             log_retention=int(_env("COELHO_LOG_RETENTION", "10000")),
         )
