@@ -28,6 +28,8 @@ METRICS: dict[str, frozenset[str]] = {
     "coelho_model_reloads_total": frozenset({"domain"}),
     "coelho_snapshots_total": frozenset({"domain", "outcome"}),
     "coelho_snapshot_last_success_timestamp_seconds": frozenset({"domain"}),
+    "coelho_redis_memory_used_bytes": frozenset(),
+    "coelho_redis_memory_max_bytes": frozenset(),
 }
 STANDARD = {"up"}
 # Labels every scrape target carries (podmonitor.yaml relabelings; the local scrape config).
@@ -47,8 +49,14 @@ FAMILIES_BY_KIND: dict[str, set[str]] = {
         "coelho_checkpoint_bytes",
         "coelho_prequential_metric",
         "coelho_is_writer",
+        "coelho_redis_memory_used_bytes",
+        "coelho_redis_memory_max_bytes",
     },
-    "dead-letters": {"coelho_dead_letters"},
+    "dead-letters": {
+        "coelho_dead_letters",
+        "coelho_redis_memory_used_bytes",
+        "coelho_redis_memory_max_bytes",
+    },
     "predict": {
         "coelho_predict_requests",
         "coelho_predict_latency_seconds",

@@ -54,6 +54,7 @@ class DeadLetterService:
         self.client = redis.Redis.from_url(self.settings.redis_url)
         self._keep = self.client.register_script(_KEEP)
         self._keep_at = self.client.register_script(_KEEP_AT)
+        telemetry.watch_redis_memory(lambda: self.client.info("memory"))
 
     def ready(self) -> tuple[bool, str]:
         try:

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import yaml
 
+from coelho.stack.redis import MAXMEMORY
+
 
 @dataclass(frozen=True)
 class FunctionSpec:
@@ -47,6 +49,13 @@ DASH_PORT = 8050
 MLFLOW_PORT = 5000
 S3_PORT = 9000
 CHECKPOINT_EVERY = "1000"
+# Bounds of the stack's own footprint (README, configuration): Redis's memory limit (full, it
+# refuses writes rather than evict state), each component log's size before it is rotated and
+# how many rotated files are kept, and how long Prometheus keeps samples.
+REDIS_MAXMEMORY = MAXMEMORY
+LOG_MAX_BYTES = 20 * 1024 * 1024
+LOG_KEEP = 3
+PROMETHEUS_RETENTION = "2d"
 
 
 def function_argv(source: Path, port: int, python: str = sys.executable) -> list[str]:
@@ -87,6 +96,10 @@ class StackConfig:
     external_kafka: str | None = None
     external_redis: str | None = None
     functions: tuple[FunctionSpec, ...] = FUNCTIONS
+    redis_maxmemory: str = REDIS_MAXMEMORY
+    log_max_bytes: int = LOG_MAX_BYTES
+    log_keep: int = LOG_KEEP
+    prometheus_retention: str = PROMETHEUS_RETENTION
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StackConfig:
@@ -98,6 +111,10 @@ class StackConfig:
             home=home,
             external_kafka=env.get("COELHO_KAFKA_BOOTSTRAP") or None,
             external_redis=env.get("COELHO_REDIS_URL") or None,
+            redis_maxmemory=env.get("COELHO_REDIS_MAXMEMORY") or REDIS_MAXMEMORY,
+            log_max_bytes=int(env.get("COELHO_LOG_MAX_BYTES") or LOG_MAX_BYTES),
+            log_keep=int(env.get("COELHO_LOG_KEEP") or LOG_KEEP),
+            prometheus_retention=env.get("COELHO_PROMETHEUS_RETENTION") or PROMETHEUS_RETENTION,
         )
 
     @property

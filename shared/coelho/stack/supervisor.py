@@ -183,7 +183,8 @@ class Supervisor:
 
         def start(port: int) -> RedisServer:
             log_path = self.config.logs / "redis.log"
-            return RedisServer(self.config.home / "redis", port=port, log_path=log_path).start()
+            return RedisServer(self.config.home / "redis", port=port, log_path=log_path,
+                               maxmemory=self.config.redis_maxmemory).start()  # fmt: skip
 
         server = self._on_ports("redis", [self._port(REDIS_PORT)], start)
         self._ready(Component("redis", server.url, server.child), t0)
