@@ -26,6 +26,11 @@ class Settings:
     dedupe_ttl_seconds: int
     lease_ms: int
     log_retention: int
+    # The model registry's retention (coelho.retention): a new version per this many events
+    # and seconds at most, and how many recent versions stay besides those with aliases.
+    snapshot_min_events: int = 1000
+    snapshot_min_seconds: float = 600.0
+    registry_keep: int = 10
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -37,6 +42,9 @@ class Settings:
             dedupe_ttl_seconds=int(_env("COELHO_DEDUPE_TTL_SECONDS", str(DEDUPE_TTL_SECONDS))),
             lease_ms=int(_env("COELHO_LEASE_MS", "3000")),
             log_retention=int(_env("COELHO_LOG_RETENTION", "10000")),
+            snapshot_min_events=int(_env("COELHO_SNAPSHOT_MIN_EVENTS", "1000")),
+            snapshot_min_seconds=float(_env("COELHO_SNAPSHOT_MIN_SECONDS", "600")),
+            registry_keep=int(_env("COELHO_REGISTRY_KEEP", "10")),
         )
 
 
