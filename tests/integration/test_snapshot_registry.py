@@ -45,8 +45,12 @@ def snapshot_fn(spawn_function: Any, mlflow_server: str, registry: Any) -> str:
         spawn_function(
             "snapshot",
             # Every moved state is registered (thresholds: test_registry_retention.py).
-            {"MLFLOW_TRACKING_URI": mlflow_server, "COELHO_PROMOTE_MIN_EVENTS": "100",
-             "COELHO_SNAPSHOT_MIN_EVENTS": "0", "COELHO_SNAPSHOT_MIN_SECONDS": "0"},
+            {
+                "MLFLOW_TRACKING_URI": mlflow_server,
+                "COELHO_PROMOTE_MIN_EVENTS": "100",
+                "COELHO_SNAPSHOT_MIN_EVENTS": "0",
+                "COELHO_SNAPSHOT_MIN_SECONDS": "0",
+            },
             ready="/health/readiness",
         )
     )
