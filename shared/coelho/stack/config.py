@@ -15,6 +15,7 @@ from pathlib import Path
 
 import yaml
 
+from coelho.stack.prometheus import RETENTION_TIME
 from coelho.stack.redis import MAXMEMORY
 
 
@@ -55,7 +56,7 @@ CHECKPOINT_EVERY = "1000"
 REDIS_MAXMEMORY = MAXMEMORY
 LOG_MAX_BYTES = 20 * 1024 * 1024
 LOG_KEEP = 3
-PROMETHEUS_RETENTION = "2d"
+PROMETHEUS_RETENTION = RETENTION_TIME
 
 
 def function_argv(source: Path, port: int, python: str = sys.executable) -> list[str]:
