@@ -9,15 +9,16 @@ from typing import Any
 
 from tests.cluster import manifests
 
-UNITS = {"": 1, "kb": 1000, "mb": 1000**2, "gb": 1000**3, "k": 1000, "m": 1000**2, "g": 1000**3,
-         "ki": 1024, "mi": 1024**2, "gi": 1024**3}  # fmt: skip
+# Redis: 1k = 1000 bytes but 1kb = 1024 (redis.conf); Kubernetes: 1Ki = 1024, 1k = 1000.
+UNITS = {"": 1, "k": 1000, "m": 1000**2, "g": 1000**3, "kb": 1024, "mb": 1024**2,
+         "gb": 1024**3, "ki": 1024, "mi": 1024**2, "gi": 1024**3}  # fmt: skip
 
 
 def size(text: str) -> int:
     """Redis (``256mb``) and Kubernetes (``512Mi``) memory sizes in bytes.
 
     >>> size("256mb"), size("512Mi")
-    (256000000, 536870912)
+    (268435456, 536870912)
     """
     found = re.fullmatch(r"(\d+)([a-zA-Z]*)", text.strip())
     assert found, f"not a memory size: {text!r}"
