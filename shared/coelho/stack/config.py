@@ -52,11 +52,13 @@ S3_PORT = 9000
 CHECKPOINT_EVERY = "1000"
 # Bounds of the stack's own footprint (README, configuration): Redis's memory limit (full, it
 # refuses writes rather than evict state), each component log's size before it is rotated and
-# how many rotated files are kept, and how long Prometheus keeps samples.
+# how many rotated files are kept, how long Prometheus keeps samples, and how often `mlflow gc`
+# purges the runs the registry's retention deleted.
 REDIS_MAXMEMORY = MAXMEMORY
 LOG_MAX_BYTES = 20 * 1024 * 1024
 LOG_KEEP = 3
 PROMETHEUS_RETENTION = RETENTION_TIME
+MLFLOW_GC_SECONDS = 3600.0
 
 
 def function_argv(source: Path, port: int, python: str = sys.executable) -> list[str]:
@@ -101,6 +103,7 @@ class StackConfig:
     log_max_bytes: int = LOG_MAX_BYTES
     log_keep: int = LOG_KEEP
     prometheus_retention: str = PROMETHEUS_RETENTION
+    mlflow_gc_seconds: float = MLFLOW_GC_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StackConfig:
@@ -116,6 +119,7 @@ class StackConfig:
             log_max_bytes=int(env.get("COELHO_LOG_MAX_BYTES") or LOG_MAX_BYTES),
             log_keep=int(env.get("COELHO_LOG_KEEP") or LOG_KEEP),
             prometheus_retention=env.get("COELHO_PROMETHEUS_RETENTION") or PROMETHEUS_RETENTION,
+            mlflow_gc_seconds=float(env.get("COELHO_MLFLOW_GC_SECONDS") or MLFLOW_GC_SECONDS),
         )
 
     @property

@@ -1,9 +1,10 @@
 """What the supervisor does between restarts so the stack's disk use stays bounded.
 
 Every ``ROTATE_SECONDS`` it rotates the component logs that reached ``COELHO_LOG_MAX_BYTES``
-(``coelho.stack.logs``); every ``GC_SECONDS`` it runs ``mlflow gc`` against the local MLflow's
-backend store in a thread, which purges the runs and logged models the registry's retention
-marked deleted (``coelho.retention``). Prometheus bounds itself (``--storage.tsdb.retention``).
+(``coelho.stack.logs``); every ``COELHO_MLFLOW_GC_SECONDS`` it runs ``mlflow gc`` on the local
+MLflow's backend store in a thread, which purges the runs and logged models the registry's
+retention marked deleted (``coelho.retention``). Prometheus bounds itself
+(``--storage.tsdb.retention``).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from coelho.stack.config import StackConfig
 from coelho.stack.logs import rotate_all
@@ -19,7 +20,6 @@ from coelho.stack.mlflow import MlflowServer
 
 log = logging.getLogger("coelho.stack")
 ROTATE_SECONDS = 10.0
-GC_SECONDS = 3600.0
 
 
 @dataclass
@@ -27,8 +27,11 @@ class Housekeeping:
     config: StackConfig
     mlflow: MlflowServer | None = None
     next_rotation: float = 0.0
-    next_gc: float = field(default_factory=lambda: time.monotonic() + GC_SECONDS)
+    next_gc: float = 0.0
     _gc: threading.Thread | None = None
+
+    def __post_init__(self) -> None:
+        self.next_gc = time.monotonic() + self.config.mlflow_gc_seconds
 
     def tick(self, now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
@@ -38,7 +41,7 @@ class Housekeeping:
                                    self.config.log_keep):  # fmt: skip
                 log.info("rotated %s (over %d bytes)", path, self.config.log_max_bytes)
         if self.mlflow is not None and now >= self.next_gc:
-            self.next_gc = now + GC_SECONDS
+            self.next_gc = now + self.config.mlflow_gc_seconds
             if self._gc is None or not self._gc.is_alive():
                 self._gc = threading.Thread(target=self.purge, name="mlflow-gc", daemon=True)
                 self._gc.start()
