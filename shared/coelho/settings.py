@@ -7,9 +7,9 @@ from dataclasses import dataclass
 
 # Events without a Kafka position are remembered this long (coelho.state.positions). Their
 # redeliveries come within: the KafkaSource's retries (10, exponential from 0.3 s, 30 s timeout:
-# 614 s of backoff + 11 x 30 s = 16 min), the Trigger's (5, from 0.2 s, 10 s timeout: 72 s)
+# 614 s of backoff + 11 x 30 s = 16 min), the Trigger's (10 from 0.3 s, 10 s timeout: 12 min)
 # and a consumer-group rebalance re-reading uncommitted records (a session timeout, 45 s, plus
-# a pod restart: minutes). One hour covers that chain three times over.
+# a pod restart: minutes). One hour covers that chain (about 30 min at worst) twice over.
 DEDUPE_TTL_SECONDS = 3600
 
 

@@ -329,8 +329,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="events/s per domain")  # fmt: skip
     parser.add_argument("--sample", type=float, default=15.0, help="seconds between samples")
     parser.add_argument("--key", default="soak", help="key in .coelho/bench.json")
+    parser.add_argument("--home", type=Path, default=None, help="data directory (wiped)")
     args = parser.parse_args(argv)
-    result = run_soak(args.seconds, args.rate, args.sample)
+    result = run_soak(args.seconds, args.rate, args.sample, args.home)
     from tests.bench.__main__ import machine
 
     result["machine"] = machine()
