@@ -8,10 +8,14 @@ domain per day, each with its pickled state (megabytes for a forest). So:
    fewer events than it is another lineage, e.g. a reset, and is registered at once). At most
    86,400 / min_seconds versions a day; after losing Redis, recovery replays at most
    min_events plus min_seconds' worth of events. ``coelho snapshot`` forces one.
-2. **What stays** (``keepers``): the newest ``COELHO_REGISTRY_KEEP`` versions, and every version
-   that holds an alias or ever held one. Holding is recorded in the version tag
-   ``coelho.aliases`` when an alias is set (``record_alias``) and again before each pruning,
-   which also catches aliases set by hand in MLflow.
+2. **What stays** (``keepers``): the newest ``COELHO_REGISTRY_KEEP`` versions, every version
+   that holds an alias, and the newest ``COELHO_REGISTRY_KEEP_HELD`` of those that held one
+   (the champions to roll back to). Holding is recorded in the version tag ``coelho.aliases``
+   when an alias is set (``record_alias``) and again before each pruning, which also catches
+   aliases set by hand in MLflow. Keeping *every* former holder does not bound the registry:
+   in the soak run ECCI's policy promoted 15 of 16 versions (its silhouette kept improving),
+   so at the default thresholds that would be up to 144 versions a day, for ever. At most
+   keep + keep_held + (versions holding an alias) stay.
 3. **What goes** (``prune``): everything else, with its logged model and run, all through the
    tracking server: the model version is deleted, the logged model and the run are marked
    deleted, and their artifacts are deleted at once through the server's artifact proxy (on
@@ -64,14 +68,17 @@ def held(tags: Mapping[str, str]) -> set[str]:
     return {a for a in tags.get(ALIASES_TAG, "").split(",") if a}
 
 
-def keepers(versions: Iterable[Any], keep: int) -> set[int]:
-    """Version numbers to keep: the newest ``keep`` and every one that holds or held an alias.
+def keepers(versions: Iterable[Any], keep: int, keep_held: int) -> set[int]:
+    """Version numbers to keep: the newest ``keep``, every one that holds an alias, and the
+    newest ``keep_held`` of those that held one.
 
     ``versions`` are ``VersionInfo``-like (``version``, ``aliases``, ``tags``), in any order.
     """
     ordered = sorted(versions, key=lambda v: v.version, reverse=True)
     newest = {v.version for v in ordered[: max(keep, 0)]}
-    return newest | {v.version for v in ordered if v.aliases or held(v.tags)}
+    holding = {v.version for v in ordered if v.aliases}
+    former = [v.version for v in ordered if not v.aliases and held(v.tags)]
+    return newest | holding | set(former[: max(keep_held, 0)])
 
 
 def record_alias(client: Any, name: str, version: int | str, alias: str) -> None:
@@ -83,7 +90,7 @@ def record_alias(client: Any, name: str, version: int | str, alias: str) -> None
         client.set_model_version_tag(name, str(version), ALIASES_TAG, value)
 
 
-def prune(registry: Any, domain: str, keep: int) -> list[int]:
+def prune(registry: Any, domain: str, keep: int, keep_held: int) -> list[int]:
     """Apply the retention policy to ``<domain>-river``; the version numbers deleted."""
     from coelho.registry import registered_name
 
@@ -92,7 +99,7 @@ def prune(registry: Any, domain: str, keep: int) -> list[int]:
     for info in versions:
         for alias in set(info.aliases) - held(info.tags):
             record_alias(registry.client, name, info.version, alias)
-    kept = keepers(versions, keep)
+    kept = keepers(versions, keep, keep_held)
     deleted = []
     for info in versions:
         if info.version not in kept:

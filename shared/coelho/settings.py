@@ -27,10 +27,11 @@ class Settings:
     lease_ms: int
     log_retention: int
     # The model registry's retention (coelho.retention): a new version per this many events
-    # and seconds at most, and how many recent versions stay besides those with aliases.
+    # and seconds at most; how many recent versions stay, and how many former alias holders.
     snapshot_min_events: int = 1000
     snapshot_min_seconds: float = 600.0
     registry_keep: int = 10
+    registry_keep_held: int = 10
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -45,6 +46,7 @@ class Settings:
             snapshot_min_events=int(_env("COELHO_SNAPSHOT_MIN_EVENTS", "1000")),
             snapshot_min_seconds=float(_env("COELHO_SNAPSHOT_MIN_SECONDS", "600")),
             registry_keep=int(_env("COELHO_REGISTRY_KEEP", "10")),
+            registry_keep_held=int(_env("COELHO_REGISTRY_KEEP_HELD", "10")),
         )
 
 

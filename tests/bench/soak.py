@@ -9,12 +9,12 @@ and the other data directories, events learned and the registry's versions. Afte
 ``WARMUP_SECONDS``), it fits each series against events learned and reports its growth per
 100,000 events; the targets: Redis under 1 MB per 100k (the log is bounded, nothing else may
 grow), every RSS flat within 10 % (the fitted change over the steady window, relative to its
-mean), registry versions <= ``COELHO_REGISTRY_KEEP`` + the versions that hold or held an alias.
+mean), registry versions <= ``COELHO_REGISTRY_KEEP`` + ``_KEEP_HELD`` + the alias holders.
 The result goes to ``.coelho/bench.json`` under ``"soak"``.
 
 To exercise retention within a soak, snapshots may register every minute
 (``COELHO_SNAPSHOT_MIN_SECONDS=60``), the registry keeps 3 and ``mlflow gc`` runs every 5 min;
-the defaults (10 min, 10, hourly) only change how often the same code runs. The module reads
+the defaults (10 min, 10 + 10, hourly) only change how often the same code runs. The module reads
 Redis, /proc and the file system itself and imports no ``coelho`` code, so it can measure
 another checkout too (``COELHO_REPO`` + ``PYTHONPATH``; the README's "before" figures).
 """
@@ -40,12 +40,14 @@ OUT = REPO / ".coelho" / "bench.json"
 DOMAINS = ("tfd", "eta", "ecci")
 WARMUP_SECONDS = 180.0
 SOAK_ENV = {"COELHO_SNAPSHOT_MIN_SECONDS": "60", "COELHO_REGISTRY_KEEP": "3",
-            "COELHO_MLFLOW_GC_SECONDS": "300"}  # fmt: skip
+            "COELHO_REGISTRY_KEEP_HELD": "3", "COELHO_MLFLOW_GC_SECONDS": "300"}  # fmt: skip
 MB = 1024 * 1024
 
 
 def du(path: Path) -> int:
-    """Allocated bytes under ``path`` (files only, symlinks not followed)."""
+    """Allocated bytes of ``path``, or of the files under it (symlinks not followed)."""
+    if path.is_file() and not path.is_symlink():
+        return path.stat().st_blocks * 512
     total = 0
     for root, dirs, files in os.walk(path):
         dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(root, d))]
@@ -89,19 +91,23 @@ def registry(mlflow: str, domain: str) -> dict[str, Any]:
         ) as r:
             aliases = json.loads(r.read())["registered_model"].get("aliases", [])
     except (OSError, ValueError, KeyError):
-        return {"versions": 0, "alias_holders": 0, "newest": 0}
-    holders = {int(a["version"]) for a in aliases}
+        return {"versions": 0, "holding": 0, "held": 0, "newest": 0}
+    holding = {int(a["version"]) for a in aliases}
+    held = set()
     for mv in found:
         tags = {t["key"]: t["value"] for t in mv.get("tags", [])}
-        if tags.get("coelho.aliases"):
-            holders.add(int(mv["version"]))
+        if tags.get("coelho.aliases") and int(mv["version"]) not in holding:
+            held.add(int(mv["version"]))
     newest = max((int(mv["version"]) for mv in found), default=0)
-    return {"versions": len(found), "alias_holders": len(holders), "newest": newest}
+    return {"versions": len(found), "holding": len(holding), "held": len(held), "newest": newest}
 
 
 class Soak:
-    def __init__(self, home: Path, seconds: float, rate: float, every: float) -> None:
+    def __init__(
+        self, home: Path, seconds: float, rate: float, every: float, warmup: float = WARMUP_SECONDS
+    ) -> None:
         self.home, self.seconds, self.rate, self.every = home, seconds, rate, every
+        self.warmup = warmup
         self.repo = Path(os.environ.get("COELHO_REPO", REPO))
         self.env = {k: v for k, v in os.environ.items()
                     if k not in {"COELHO_KAFKA_BOOTSTRAP", "COELHO_REDIS_URL"}}  # fmt: skip
@@ -165,7 +171,8 @@ class Soak:
         client.close()
         run = {"seconds": self.seconds, "rate_per_domain": self.rate,
                "events_sent": count * len(DOMAINS), "sample_seconds": self.every}  # fmt: skip
-        return analyse(self.samples, retention, int(SOAK_ENV["COELHO_REGISTRY_KEEP"]), run)
+        keep = int(SOAK_ENV["COELHO_REGISTRY_KEEP"]) + int(SOAK_ENV["COELHO_REGISTRY_KEEP_HELD"])
+        return analyse(self.samples, retention, keep, run, self.warmup)
 
     def sample(
         self, client: redis.Redis, services: dict[str, str], started: float
@@ -207,13 +214,17 @@ def slope(xs: list[float], ys: list[float]) -> float:
 
 
 def analyse(
-    samples: list[dict[str, Any]], retention: int, keep: int, run: dict[str, Any]
+    samples: list[dict[str, Any]],
+    retention: int,
+    keep: int,
+    run: dict[str, Any],
+    warmup: float = WARMUP_SECONDS,
 ) -> dict[str, Any]:
     """Growth per 100k events after the warm-up, and the three targets."""
     full = [
         i
         for i, s in enumerate(samples)
-        if s["t"] >= WARMUP_SECONDS and min(s["learned_by_domain"].values()) >= retention
+        if s["t"] >= warmup and min(s["learned_by_domain"].values()) >= retention
     ]
     # From the warm-up to the first sample with every event learned (idle samples after it
     # would pile up at one x and weigh on the fit).
@@ -256,6 +267,12 @@ def analyse(
             "peak_group_mb": round(peak / MB, 1),
         }
     result["rss"] = rss
+    result["timeline"] = [
+        {"t": s["t"], "learned": s["learned"], "redis_used": s["redis_used"], "load": s["load"],
+         "rss_mb": {n: round(sum(r for g, r in s["procs"].values() if g == pid) / MB, 1)
+                    for n, pid in s["groups"].items()}}
+        for s in samples
+    ]  # fmt: skip
     registry_end = last["registry"]
     result["registry"] = registry_end
     result["versions_registered"] = {d: r["newest"] for d, r in registry_end.items()}
@@ -263,7 +280,7 @@ def analyse(
         "redis_growth_under_1mb_per_100k": per_100k["redis_used"] < MB,
         "rss_flat_within_10pct": all(abs(r["fitted_change_pct"]) <= 10 for r in rss.values()),
         "versions_le_keep_plus_aliases": all(
-            r["versions"] <= keep + r["alias_holders"] for r in registry_end.values()
+            r["versions"] <= keep + r["holding"] for r in registry_end.values()
         ),
     }
     return result
@@ -315,8 +332,14 @@ def write(result: dict[str, Any], key: str = "soak") -> None:
     OUT.write_text(json.dumps(data, indent=2))
 
 
-def run_soak(seconds: float, rate: float, every: float, home: Path | None = None) -> dict[str, Any]:
-    return Soak(home or REPO / ".coelho" / "soak", seconds, rate, every).run()
+def run_soak(
+    seconds: float,
+    rate: float,
+    every: float,
+    home: Path | None = None,
+    warmup: float = WARMUP_SECONDS,
+) -> dict[str, Any]:
+    return Soak(home or REPO / ".coelho" / "soak", seconds, rate, every, warmup).run()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -330,8 +353,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sample", type=float, default=15.0, help="seconds between samples")
     parser.add_argument("--key", default="soak", help="key in .coelho/bench.json")
     parser.add_argument("--home", type=Path, default=None, help="data directory (wiped)")
+    parser.add_argument("--warmup", type=float, default=WARMUP_SECONDS, help="seconds at least")
     args = parser.parse_args(argv)
-    result = run_soak(args.seconds, args.rate, args.sample, args.home)
+    result = run_soak(args.seconds, args.rate, args.sample, args.home, args.warmup)
     from tests.bench.__main__ import machine
 
     result["machine"] = machine()

@@ -1,7 +1,7 @@
 """The registry's retention policy on a real MLflow server with its artifacts on a real S3
-(MinIO): thresholds decide when a snapshot earns a version, the newest K and every alias
-holder stay, the rest is deleted with its artifacts, ``mlflow gc`` purges the deleted runs,
-and the metric history of every snapshot stays readable."""
+(MinIO): thresholds decide when a snapshot earns a version, the newest K, the alias holder and
+the newest former holders stay, the rest is deleted with its artifacts, ``mlflow gc`` purges
+the deleted runs, and the metric history of every snapshot stays readable."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from coelho.registry import Registry
 from coelho.retention import ALIASES_TAG, HISTORY_TAG
 from tests.integration.conftest import MLFLOW_SERVERS, Checkpoints, trained
 
-KEEP = 1
+KEEP, KEEP_HELD = 1, 1
 
 
 def tick(base: str, force: bool = False) -> dict[str, Any]:
@@ -36,7 +36,8 @@ def tick(base: str, force: bool = False) -> dict[str, Any]:
 def snapshot_fn(spawn_function: Any, mlflow_server: str, registry: Any) -> str:
     # No automatic promotion: the test moves the champion itself, as `coelho promote` does.
     env = {"MLFLOW_TRACKING_URI": mlflow_server, "COELHO_PROMOTE_MIN_EVENTS": "1000000000",
-           "COELHO_REGISTRY_KEEP": str(KEEP), "COELHO_SNAPSHOT_MIN_EVENTS": "100",
+           "COELHO_REGISTRY_KEEP": str(KEEP), "COELHO_REGISTRY_KEEP_HELD": str(KEEP_HELD),
+           "COELHO_SNAPSHOT_MIN_EVENTS": "100",
            "COELHO_SNAPSHOT_MIN_SECONDS": "0"}  # fmt: skip
     return str(spawn_function("snapshot", env, ready="/health/readiness"))
 
@@ -52,7 +53,7 @@ def test_only_the_newest_and_the_alias_holders_stay_and_the_rest_is_deleted_ever
         reports.append(report)
         if report["status"] == "registered":
             models[report["version"]] = registry.get_model_version("tfd-river", report["version"])
-            if report["version"] in (1, 2):  # v1 holds champion, then v2 takes it over
+            if report["version"] in (1, 2, 3):  # champion: v1, then v2, then v3
                 Registry(mlflow_server).promote("tfd", report["version"], "manual: test")
     assert reports[1]["status"] == "not-due", reports[1]
     assert "only 50 events since the newest version (< 100)" in reports[1]["reason"]
@@ -60,15 +61,14 @@ def test_only_the_newest_and_the_alias_holders_stay_and_the_rest_is_deleted_ever
     assert [r["version"] for r in registered] == [1, 2, 3, 4, 5]  # 810: forced
     assert not any(r["promoted"] for r in registered)
 
-    champions = {1, 2}
-    assert registry.get_model_version_by_alias("tfd-river", "champion").version == "2"
-    kept = {5} | champions
+    assert registry.get_model_version_by_alias("tfd-river", "champion").version == "3"
+    kept = {5, 3, 2}  # newest, holder, newest former holder (v1 held it longer ago)
     remaining = {int(mv.version) for mv in registry.search_model_versions("name='tfd-river'")}
     assert remaining == kept
     deleted = set(models) - kept
-    assert deleted == {3, 4}
+    assert deleted == {1, 4}
     assert sorted(v for r in registered for v in r["pruned"]) == sorted(deleted)
-    for version in champions:
+    for version in (2, 3):
         mv = registry.get_model_version("tfd-river", str(version))
         assert "champion" in mv.tags[ALIASES_TAG].split(",")
 

@@ -12,15 +12,17 @@ def _v(n: int, aliases: tuple[str, ...] = (), held_before: str = "") -> VersionI
     return VersionInfo(n, aliases, float(n), f"run{n}", tags)
 
 
-def test_keeps_the_newest_k_and_every_version_that_holds_or_held_an_alias() -> None:
+def test_keeps_the_newest_k_every_alias_holder_and_the_newest_former_holders() -> None:
     versions = [_v(n) for n in range(1, 41)]
-    versions[2] = _v(3, aliases=("champion",))  # holds
+    versions[2] = _v(3, aliases=("champion",), held_before="champion")  # holds
     versions[6] = _v(7, held_before="champion")  # held, then the alias moved on
     versions[8] = _v(9, held_before="canary,champion")
-    assert keepers(versions, 5) == {36, 37, 38, 39, 40, 3, 7, 9}
-    assert keepers(reversed(versions), 5) == keepers(versions, 5)  # order does not matter
-    assert keepers(versions, 0) == {3, 7, 9}
-    assert keepers([], 10) == set()
+    versions[11] = _v(12, held_before="champion")
+    assert keepers(versions, 5, 10) == {36, 37, 38, 39, 40, 3, 7, 9, 12}
+    assert keepers(versions, 5, 2) == {36, 37, 38, 39, 40, 3, 9, 12}  # former: newest 2
+    assert keepers(reversed(versions), 5, 2) == keepers(versions, 5, 2)  # order is irrelevant
+    assert keepers(versions, 0, 0) == {3}  # holding is never pruned
+    assert keepers([], 10, 10) == set()
     assert held({ALIASES_TAG: "canary,champion"}) == {"canary", "champion"}
     assert held({}) == set()
 

@@ -217,7 +217,8 @@ class SnapshotService:
 
         try:
             log_history(registry, domain, info.metrics, info.events_learned)
-            return prune(registry, domain, self.settings.registry_keep)
+            return prune(registry, domain, self.settings.registry_keep,
+                         self.settings.registry_keep_held)  # fmt: skip
         except Exception:  # noqa: BLE001 - the next registration retries the pruning
             log.exception("snapshot %s: retention failed", domain)
             return []
