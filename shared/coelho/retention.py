@@ -114,7 +114,9 @@ def delete_version(registry: Any, name: str, version: int) -> None:
     """Delete a version, its logged model and run, and their artifacts (module doc, 3).
 
     The version goes first, so nothing registered points at what follows; a crash halfway
-    leaves deleted-marked runs, whose artifacts ``mlflow gc`` removes too.
+    leaves deleted-marked runs, whose artifacts ``mlflow gc`` removes too. MLflow keeps a
+    deleted version as a one-row tombstone (numbers are never reused) *with its tags*, so the
+    tags (metrics, offsets: about 2 kB) are deleted first.
     """
     from mlflow.exceptions import MlflowException
     from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
@@ -122,6 +124,8 @@ def delete_version(registry: Any, name: str, version: int) -> None:
     client = registry.client
     mv = client.get_model_version(name, str(version))
     model_id = mv.model_id or str(mv.source or "").removeprefix("models:/")
+    for key in mv.tags or {}:
+        client.delete_model_version_tag(name, str(version), key)
     client.delete_model_version(name, str(version))
     locations = []
     if model_id.startswith("m-"):

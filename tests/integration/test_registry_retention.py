@@ -6,6 +6,7 @@ the deleted runs, and the metric history of every snapshot stays readable."""
 from __future__ import annotations
 
 import json
+import sqlite3
 import uuid
 from typing import Any
 
@@ -95,8 +96,13 @@ def test_only_the_newest_and_the_alias_holders_stay_and_the_rest_is_deleted_ever
     steps = [m.step for m in registry.get_metric_history(history.info.run_id, "ROCAUC")]
     assert steps == [r["events_learned"] for r in registered]
 
-    result = MLFLOW_SERVERS[mlflow_server].gc()
+    server = MLFLOW_SERVERS[mlflow_server]
+    result = server.gc()
     assert result.returncode == 0, result.stdout + result.stderr
+    with sqlite3.connect(server.data_dir / "mlflow.db") as db:  # what MLflow keeps of a version
+        tags = db.execute("SELECT version, count(*) FROM model_version_tags WHERE name = "
+                          "'tfd-river' GROUP BY version").fetchall()  # fmt: skip
+    assert {version for version, _ in tags} == kept  # a deleted version's tombstone: no tags
     for version in deleted:
         with pytest.raises(MlflowException):
             registry.get_run(models[version].run_id)
