@@ -68,7 +68,7 @@ def main() -> int:
         if key in results:
             print(f"\n{key}: {json.dumps(results[key])}")
     if "soak" in results:
-        from tests.bench.soak import table as soak_table
+        from tests.bench.soak_analysis import table as soak_table
 
         print("\n" + soak_table(results["soak"]))
     print(f"\nwrote {OUT}")
