@@ -27,10 +27,10 @@ DEPS := redis-server:redis-server prometheus:prometheus chromium:chromium \
         chromedriver:chromium-driver java:openjdk-17-jre-headless mvn:maven \
         amtool:prometheus-alertmanager shellcheck:shellcheck
 
-.PHONY: help deps venv kafka-jars minio admission up down test bench lint format
+.PHONY: help deps venv kafka-jars minio admission up down test bench soak lint format
 
 help:
-	@echo "targets: deps venv kafka-jars minio admission up down test bench lint format (k3d-* in k3d/targets.mk)"
+	@echo "targets: deps venv kafka-jars minio admission up down test bench soak lint format (k3d-* in k3d/targets.mk)"
 
 deps:
 	@missing=""; \
@@ -93,6 +93,13 @@ test: deps venv kafka-jars minio admission
 
 bench: deps venv kafka-jars minio
 	$(BIN)/python -m tests.bench
+
+# The whole local stack at a fixed rate for a fixed time; growth per 100k events of every
+# process's RSS, Redis, MLflow, logs (.coelho/bench.json "soak"). SOAK_SECONDS=600 for less.
+SOAK_SECONDS ?= 1800
+SOAK_RATE ?= 100
+soak: deps venv kafka-jars
+	$(BIN)/python -m tests.bench.soak --seconds $(SOAK_SECONDS) --rate $(SOAK_RATE)
 
 lint: venv
 	$(BIN)/ruff check .

@@ -45,7 +45,7 @@ _lock = threading.Lock()
 def _get(config: DashConfig, path: str, params: dict[str, Any]) -> dict[str, Any] | Problem:
     if not config.mlflow_url:
         return Problem("MLflow not configured", "COELHO_MLFLOW_URL is not set.", level="info")
-    key = (path, repr(sorted(params.items())))
+    key = (f"{config.mlflow_url}{path}", repr(sorted(params.items())))
     now = time.monotonic()
     with _lock:
         hit = _cache.get(key)
@@ -101,6 +101,18 @@ def versions(config: DashConfig, domain: str) -> list[ModelVersion] | Problem:
         return body
     found = [_version(v) for v in body.get("model_versions") or []]
     return sorted(found, key=lambda v: v.version, reverse=True)
+
+
+def aliases(config: DashConfig, domain: str) -> dict[int, tuple[str, ...]] | Problem:
+    """Version -> the aliases it holds (version searches do not carry them; the model does)."""
+    body = _get(config, "/registered-models/get", {"name": registered_name(domain)})
+    if isinstance(body, Problem):
+        return body
+    held: dict[int, tuple[str, ...]] = {}
+    for entry in (body.get("registered_model") or {}).get("aliases") or []:
+        version = int(entry.get("version", 0))
+        held[version] = (*held.get(version, ()), str(entry.get("alias", "")))
+    return held
 
 
 def resolve(config: DashConfig, domain: str, model: str) -> ModelVersion | Problem:

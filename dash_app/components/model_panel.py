@@ -28,21 +28,24 @@ FIXED_OPTIONS = [
 ]
 
 
+# Registered versions listed besides those holding an alias (the registry keeps about
+# COELHO_REGISTRY_KEEP of them; an older one is still reachable by number through the API).
+RECENT_VERSIONS = 10
+
+
 def options(cfg: DashConfig, domain: str) -> list[dict[str, str]]:
-    """Live, champion, then every registered version, newest first."""
+    """Live, champion, latest, then the versions holding an alias and the newest ones."""
     found = mlflow.versions(cfg, domain)
-    extra = (
-        []
-        if isinstance(found, Problem)
-        else [
-            {
-                "label": f"Version {v.version}"
-                + (f" ({', '.join(v.aliases)})" if v.aliases else ""),
-                "value": str(v.version),
-            }
-            for v in found
-        ]
-    )
+    if isinstance(found, Problem):
+        return FIXED_OPTIONS
+    held = mlflow.aliases(cfg, domain)
+    held = {} if isinstance(held, Problem) else held
+    extra = []
+    for rank, v in enumerate(found):
+        names = sorted(set(v.aliases) | set(held.get(v.version, ())))
+        if rank < RECENT_VERSIONS or names:
+            label = f"Version {v.version}" + (f" ({', '.join(names)})" if names else "")
+            extra.append({"label": label, "value": str(v.version)})
     return FIXED_OPTIONS + extra
 
 

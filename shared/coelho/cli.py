@@ -21,8 +21,9 @@ from typing import Any
 from coelho import cli_lakehouse, cli_models
 from coelho.stack.config import StackConfig
 from coelho.stack.control import NotRunning, detach, down, running_stack
+from coelho.stack.logs import data_usage
 from coelho.stack.processes import StartupError
-from coelho.stack.render import domains_table, services_table
+from coelho.stack.render import domains_table, services_table, usage_line
 
 
 def _domains() -> list[str]:
@@ -105,6 +106,7 @@ def collect_status(config: StackConfig) -> dict[str, Any]:
     finally:
         client.close()
     cli_models.extend_status(status)
+    status["data"] = {"home": str(config.home), "bytes": data_usage(config.home)}
     return status
 
 
@@ -114,6 +116,7 @@ def cmd_status(config: StackConfig, args: argparse.Namespace) -> int:
         print(json.dumps(status, indent=2, sort_keys=True))
     else:
         print(services_table(status["services"]) + "\n\n" + domains_table(status["domains"]))
+        print("\n" + usage_line(status["data"]["home"], status["data"]["bytes"]))
     return 0
 
 

@@ -161,7 +161,9 @@ def cmd_snapshot(config: StackConfig, args: argparse.Namespace) -> int:
     headers = {"ce-specversion": "1.0", "ce-type": "dev.knative.sources.ping",
                "ce-source": "coelho-cli", "ce-id": str(uuid.uuid4()),
                "Content-Type": "application/json"}  # fmt: skip
-    body = json.dumps({"domains": args.domains} if args.domains else {}).encode()
+    # Now, even if less than COELHO_SNAPSHOT_MIN_EVENTS / _SECONDS since the newest version.
+    body = json.dumps({"domains": args.domains, "force": True} if args.domains
+                      else {"force": True}).encode()  # fmt: skip
     # Unknown names come back as a 400 naming them.
     status, report = _post(f"{url.rstrip('/')}/?wait=1", body, headers)
     print(json.dumps(report, indent=2, sort_keys=True))

@@ -18,6 +18,7 @@ from cloudevents.http import CloudEvent, from_http
 
 from coelho.domains import Domain
 from coelho.errors import InvalidEvent, NotACloudEvent
+from coelho.state.positions import record_position
 
 KAFKA_EVENT_TYPE = "dev.knative.kafka.event"
 PING_EVENT_TYPE = "dev.knative.sources.ping"
@@ -74,11 +75,23 @@ def payload(event: CloudEvent) -> Any:
 
 
 def kafka_position(event: CloudEvent) -> tuple[str, int, int] | None:
-    """(topic, partition, offset) of an event a KafkaSource produced, else None."""
+    """(topic, partition, offset) of an event a KafkaSource produced, else None.
+
+    The record's own position is read from the id the KafkaSource gives it
+    (``partition:<p>/offset:<o>``): behind a Kafka Broker the ``knativekafka*`` extensions
+    name the Broker topic's record instead (coelho.state.positions). They are used only for
+    a record that already was a CloudEvent, and only when they are not another topic's.
+    """
     attrs = event.get_attributes()
     partition, offset = attrs.get("knativekafkapartition"), attrs.get("knativekafkaoffset")
     source = str(attrs.get("source", ""))
-    if partition is None or offset is None or "#" not in source:
+    if "#" not in source:
+        return None
+    own = record_position(str(attrs.get("id", "")))
+    if own is not None:
+        return source.rsplit("#", 1)[1], own[0], own[1]
+    stamped = attrs.get("knativekafkatopic")
+    if partition is None or offset is None or stamped not in (None, source.rsplit("#", 1)[1]):
         return None
     try:
         return source.rsplit("#", 1)[1], int(partition), int(offset)

@@ -53,6 +53,7 @@ def run(
     )
     generator = spec.generate(seed, drift_after, start)
     sent = 0
+    began = time.monotonic()
     try:
         while (count is None or sent < count) and not stop.is_set():
             event = generator.next_event()
@@ -62,8 +63,8 @@ def run(
             sent += 1
             if rate is None:
                 stop.wait(generator.next_interval())
-            elif rate > 0:
-                stop.wait(1.0 / rate)
+            elif rate > 0:  # on a schedule: time spent sending does not lower the rate
+                stop.wait(max(0.0, began + sent / rate - time.monotonic()))
     finally:
         producer.flush()
         producer.close()

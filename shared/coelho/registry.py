@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from coelho.domains import get
 from coelho.errors import ModelNotReady
 from coelho.promotion import decide, min_events, promotion_metric
+from coelho.retention import record_alias
 from coelho.state.checkpoint import dumps, sign
 
 if TYPE_CHECKING:
@@ -209,6 +210,7 @@ class Registry:
         name = registered_name(domain)
         self.client.get_model_version(name, str(version))  # raises for an unknown version
         self.client.set_registered_model_alias(name, CHAMPION, str(version))
+        record_alias(self.client, name, version, CHAMPION)  # kept by the retention policy
         self.client.set_model_version_tag(name, str(version), f"{TAG}promotion", reason)
 
     def consider(self, domain: str, candidate: VersionInfo) -> tuple[bool, str]:

@@ -5,6 +5,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+# Events without a Kafka position are remembered this long (coelho.state.positions). Their
+# redeliveries come within: the KafkaSource's retries (10, exponential from 0.3 s, 30 s timeout:
+# 614 s of backoff + 11 x 30 s = 16 min), the Trigger's (10 from 0.3 s, 10 s timeout: 12 min)
+# and a consumer-group rebalance re-reading uncommitted records (a session timeout, 45 s, plus
+# a pod restart: minutes). One hour covers that chain (about 30 min at worst) twice over.
+DEDUPE_TTL_SECONDS = 3600
+
 
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
@@ -22,6 +29,12 @@ class Settings:
     # Checkpoints never trim log entries the lakehouse archive has not read (coelho.lakehouse);
     # ``COELHO_ARCHIVE_GUARD=0`` turns that off for a deployment without the archive.
     archive_guard: bool = True
+    # The model registry's retention (coelho.retention): a new version per this many events
+    # and seconds at most; how many recent versions stay, and how many former alias holders.
+    snapshot_min_events: int = 1000
+    snapshot_min_seconds: float = 600.0
+    registry_keep: int = 10
+    registry_keep_held: int = 10
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -30,10 +43,14 @@ class Settings:
             state_key=_env("COELHO_STATE_KEY", "coelho-local-development-key").encode(),
             checkpoint_every=int(_env("COELHO_CHECKPOINT_EVERY", "1000")),
             checkpoint_seconds=float(_env("COELHO_CHECKPOINT_SECONDS", "2.0")),
-            dedupe_ttl_seconds=int(_env("COELHO_DEDUPE_TTL_SECONDS", str(7 * 24 * 3600))),
+            dedupe_ttl_seconds=int(_env("COELHO_DEDUPE_TTL_SECONDS", str(DEDUPE_TTL_SECONDS))),
             lease_ms=int(_env("COELHO_LEASE_MS", "3000")),
             log_retention=int(_env("COELHO_LOG_RETENTION", "10000")),
             archive_guard=_env("COELHO_ARCHIVE_GUARD", "1").lower() not in ("0", "false", "no"),
+            snapshot_min_events=int(_env("COELHO_SNAPSHOT_MIN_EVENTS", "1000")),
+            snapshot_min_seconds=float(_env("COELHO_SNAPSHOT_MIN_SECONDS", "600")),
+            registry_keep=int(_env("COELHO_REGISTRY_KEEP", "10")),
+            registry_keep_held=int(_env("COELHO_REGISTRY_KEEP_HELD", "10")),
         )
 
 

@@ -7,14 +7,19 @@ writes that registry to a file the serving process appends to its own ``/metrics
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     generate_latest,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 
@@ -60,6 +65,43 @@ IS_WRITER = Gauge(
     "coelho_is_writer", "1 while this process holds the writer lease", ["domain"],
     registry=WRITER,
 )  # fmt: skip
+
+
+class _RedisMemory:
+    """Redis's own ``INFO memory`` read at scrape time, for the memory alert.
+
+    Redis runs with ``maxmemory`` and ``noeviction``: when full it refuses appends (learn
+    answers 503 and the Broker retries) instead of being OOM-killed. No exporter is needed:
+    the functions that write to Redis report what it says (the families are declared even
+    while Redis is unreachable, without samples).
+    """
+
+    def __init__(self) -> None:
+        self.source: Callable[[], Mapping[str, Any]] | None = None
+
+    def collect(self) -> Iterator[Metric]:
+        used = GaugeMetricFamily("coelho_redis_memory_used_bytes", "Redis used_memory")
+        limit = GaugeMetricFamily(
+            "coelho_redis_memory_max_bytes", "Redis maxmemory (0: no limit, it can be OOM-killed)"
+        )
+        try:
+            info = self.source() if self.source is not None else None
+        except Exception:  # noqa: BLE001 - a scrape must not fail because Redis does
+            info = None
+        if info is not None:
+            used.add_metric([], float(info.get("used_memory", 0)))
+            limit.add_metric([], float(info.get("maxmemory", 0)))
+        yield used
+        yield limit
+
+
+REDIS_MEMORY = _RedisMemory()
+REGISTRY.register(REDIS_MEMORY)  # type: ignore[arg-type]
+
+
+def watch_redis_memory(info: Callable[[], Mapping[str, Any]]) -> None:
+    """Report this Redis's memory on ``/metrics`` (``info``: e.g. ``client.info("memory")``)."""
+    REDIS_MEMORY.source = info
 
 
 def exposition(writer: bytes | None = None) -> tuple[bytes, int, dict[str, str]]:

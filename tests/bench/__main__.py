@@ -53,6 +53,13 @@ def main() -> int:
         results.update(run_predict_bench())
     print("lakehouse: archive and SQL", file=sys.stderr)
     results.update(lakehouse.run_lakehouse_bench())
+    # The soak's short form (``make soak`` runs it for 30 min): the whole stack at a fixed rate.
+    soak_seconds = float(os.environ.get("COELHO_BENCH_SOAK_SECONDS", "240"))
+    if soak_seconds > 0:
+        from tests.bench.soak import run_soak
+
+        print(f"soak: {soak_seconds:.0f} s through the whole local stack", file=sys.stderr)
+        results["soak"] = {**run_soak(soak_seconds, rate=100.0, every=10.0), "machine": machine()}
     OUT.parent.mkdir(parents=True, exist_ok=True)
     OUT.write_text(json.dumps(results, indent=2))
     print(f"\nMachine: {results['machine']}\n")
@@ -64,6 +71,10 @@ def main() -> int:
     for key in ("predict", "cold_start_ms"):
         if key in results:
             print(f"\n{key}: {json.dumps(results[key])}")
+    if "soak" in results:
+        from tests.bench.soak_analysis import table as soak_table
+
+        print("\n" + soak_table(results["soak"]))
     print(f"\nwrote {OUT}")
     return 0
 

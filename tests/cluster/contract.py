@@ -37,6 +37,8 @@ METRICS: dict[str, frozenset[str]] = {
     "coelho_dead_letters_archived_total": frozenset(),
     "coelho_sql_queries_total": frozenset({"table", "outcome"}),
     "coelho_sql_query_seconds_bucket": frozenset({"table", "le"}),
+    "coelho_redis_memory_used_bytes": frozenset(),
+    "coelho_redis_memory_max_bytes": frozenset(),
 }
 STANDARD = {"up"}
 # Labels every scrape target carries (podmonitor.yaml relabelings; the local scrape config).
@@ -56,8 +58,14 @@ FAMILIES_BY_KIND: dict[str, set[str]] = {
         "coelho_checkpoint_bytes",
         "coelho_prequential_metric",
         "coelho_is_writer",
+        "coelho_redis_memory_used_bytes",
+        "coelho_redis_memory_max_bytes",
     },
-    "dead-letters": {"coelho_dead_letters"},
+    "dead-letters": {
+        "coelho_dead_letters",
+        "coelho_redis_memory_used_bytes",
+        "coelho_redis_memory_max_bytes",
+    },
     "predict": {
         "coelho_predict_requests",
         "coelho_predict_latency_seconds",

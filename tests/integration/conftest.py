@@ -29,6 +29,8 @@ from coelho.stack.s3 import S3Server
 from tests.conftest import REPO, TEST_STATE_KEY
 
 DOMAINS = ("tfd", "eta", "ecci")
+# URL -> the session's MlflowServer, for tests that need its backend store (``mlflow gc``).
+MLFLOW_SERVERS: dict[str, MlflowServer] = {}
 # MLflow's usage telemetry would try to leave the machine: off for every process we start.
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "true")
@@ -37,6 +39,7 @@ os.environ.setdefault("DO_NOT_TRACK", "true")
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory, s3_server: S3Server) -> Iterator[str]:
     server = MlflowServer(tmp_path_factory.mktemp("mlflow"), s3=s3_server.env()).start()
+    MLFLOW_SERVERS[server.url] = server
     try:
         yield server.url
     finally:

@@ -44,7 +44,13 @@ def snapshot_fn(spawn_function: Any, mlflow_server: str, registry: Any) -> str:
     return str(
         spawn_function(
             "snapshot",
-            {"MLFLOW_TRACKING_URI": mlflow_server, "COELHO_PROMOTE_MIN_EVENTS": "100"},
+            # Every moved state is registered (thresholds: test_registry_retention.py).
+            {
+                "MLFLOW_TRACKING_URI": mlflow_server,
+                "COELHO_PROMOTE_MIN_EVENTS": "100",
+                "COELHO_SNAPSHOT_MIN_EVENTS": "0",
+                "COELHO_SNAPSHOT_MIN_SECONDS": "0",
+            },
             ready="/health/readiness",
         )
     )

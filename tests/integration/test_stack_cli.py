@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 
 from coelho.domains import REGISTRY
 from coelho.stack.config import FUNCTIONS
@@ -90,6 +91,14 @@ def test_detached_stack_learns_every_produced_event_and_stops(stack_env: dict[st
     assert json.loads((home / "services.json").read_text()) == {
         f.name: services[f.name] for f in FUNCTIONS
     }
+    usage = first["data"]["bytes"]
+    assert first["data"]["home"] == str(home) and usage["redis"] > 0 and usage["logs"] > 0
+    assert usage["total"] == sum(v for k, v in usage.items() if k != "total")
+    assert f"data {home}: " in coelho(stack_env, "status")
+    client = redis.Redis.from_url(services["redis"], decode_responses=True)
+    assert client.config_get("maxmemory") == {"maxmemory": str(256 * 1024**2)}  # 256mb
+    assert client.config_get("maxmemory-policy") == {"maxmemory-policy": "noeviction"}
+    client.close()
 
     before = {k: first["domains"][k]["events_learned"] for k in REGISTRY}
     for key in REGISTRY:

@@ -292,3 +292,22 @@ def test_mlflow_unreachable_or_unconfigured_is_a_problem() -> None:
     cfg = DashConfig(mlflow_url=f"http://127.0.0.1:{free_port()}")
     problem = mlflow.versions(cfg, "eta")
     assert isinstance(problem, Problem) and problem.title == "MLflow unreachable"
+
+
+def test_model_selector_lists_aliases_and_recent_versions_not_hundreds(server: Scripted) -> None:
+    from dash_app.components import model_panel
+
+    api = "/api/2.0/mlflow"
+    many = [{"name": "tfd-river", "version": str(n), "run_id": f"r{n}"} for n in range(1, 301)]
+    server.routes[("GET", f"{api}/model-versions/search")] = (200, {"model_versions": many})
+    server.routes[("GET", f"{api}/registered-models/get")] = (
+        200,
+        {"registered_model": {"name": "tfd-river", "aliases": [
+            {"alias": "champion", "version": "42"}, {"alias": "canary", "version": "290"}]}},
+    )  # fmt: skip
+    options = model_panel.options(DashConfig(mlflow_url=server.url), "tfd")
+    values = [o["value"] for o in options]
+    recent = [str(n) for n in range(300, 300 - model_panel.RECENT_VERSIONS, -1)]
+    assert values == ["live", "champion", "latest", *recent, "290", "42"]
+    labels = {o["value"]: o["label"] for o in options}
+    assert labels["42"] == "Version 42 (champion)" and labels["290"] == "Version 290 (canary)"

@@ -180,10 +180,11 @@ def test_the_real_manifests_resolve() -> None:
     the_broker = manifests.brokers[0]
     learn = next(t for t in manifests.triggers if t.meta.name == "learn-tfd")
     plan = trigger_plan(resolver, the_broker, learn)
+    # A 503 (Redis refused the append) is retried for about 10 minutes.
     assert (plan.retry, plan.backoff_policy, plan.backoff_delay, plan.timeout) == (
-        5,
+        10,
         "exponential",
-        0.2,
+        0.3,
         10.0,
     )
     assert plan.dead_letter_url == "http://127.0.0.1:8999"

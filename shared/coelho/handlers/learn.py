@@ -43,6 +43,7 @@ class LearnService:
         self._appended = telemetry.EVENTS_APPENDED.labels(key)
         self._duplicates = telemetry.EVENTS_DUPLICATE.labels(key)
         self._seconds = telemetry.LEARN_SECONDS.labels(key)
+        telemetry.watch_redis_memory(lambda: self.client.info("memory"))
 
     def _ensure_writer(self) -> None:
         """Start (or restart) the writer process from the process that serves requests.

@@ -1,9 +1,11 @@
 """The snapshot function: on each PingSource tick, register every domain whose state moved.
 
 Per domain: read the checkpoint version from Redis (one HMGET); if it moved since the last
-snapshot, load the checkpoint (verified), log an MLflow run with the model, register a new
-version of ``<domain>-river`` and apply the promotion policy (``coelho.registry``). Snapshots
-read the checkpoint, never the writer, so they never block learning.
+snapshot and learned enough since the newest version (``coelho.retention.snapshot_due``), load
+the checkpoint (verified), log an MLflow run with the model, register a new version of
+``<domain>-river``, apply the promotion policy (``coelho.registry``), then the retention policy
+(``coelho.retention``). Snapshots read the checkpoint, never the writer, so they never block
+learning. ``{"force": true}`` in the event's data (``coelho snapshot``) skips the thresholds.
 
 The tick is answered 202 at once and the work runs in one background thread per process;
 ticks arriving meanwhile are coalesced into one more pass. ``POST /?wait=1`` runs the pass in
@@ -87,10 +89,11 @@ class SnapshotService:
             if kind != events.PING_EVENT_TYPE:
                 raise InvalidEvent("type", f"expected {events.PING_EVENT_TYPE}, got {kind!r}")
             wanted = requested_domains(event.data)
+            force = forced(event.data)
         except CoelhoError as exc:
             return error_response(exc)
         if request.args.get("wait", "").lower() in ("1", "true", "yes"):
-            return json_response(self.run(wanted))
+            return json_response(self.run(wanted, force))
         self.submit(wanted)
         return "", 202
 
@@ -117,31 +120,31 @@ class SnapshotService:
         finally:
             self._busy.release()
 
-    def run(self, wanted: Iterable[str]) -> dict[str, dict[str, Any]]:
+    def run(self, wanted: Iterable[str], force: bool = False) -> dict[str, dict[str, Any]]:
         """One synchronous pass (waits for a background pass to finish first)."""
         with self._busy:
-            return self._run_unlocked(list(wanted))
+            return self._run_unlocked(list(wanted), force)
 
-    def _run_unlocked(self, wanted: list[str]) -> dict[str, dict[str, Any]]:
-        report = {key: self.snapshot(key) for key in wanted}
+    def _run_unlocked(self, wanted: list[str], force: bool = False) -> dict[str, dict[str, Any]]:
+        report = {key: self.snapshot(key, force) for key in wanted}
         self.last_report.update(report)
         return report
 
-    def snapshot(self, domain: str) -> dict[str, Any]:
+    def snapshot(self, domain: str, force: bool = False) -> dict[str, Any]:
         started = time.perf_counter()
         try:
-            outcome = self._snapshot(domain)
+            outcome = self._snapshot(domain, force)
         except Exception as exc:  # noqa: BLE001 - one domain's failure must not stop the others
             log.exception("snapshot %s failed", domain)
             outcome = {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:500]}
         SNAPSHOTS.labels(domain, outcome["status"]).inc()
-        if outcome["status"] in ("registered", "unchanged"):
+        if outcome["status"] in ("registered", "unchanged", "not-due"):
             LAST_SUCCESS.labels(domain).set_to_current_time()
         if outcome["status"] == "registered":
             SNAPSHOT_SECONDS.labels(domain).observe(time.perf_counter() - started)
         return outcome
 
-    def _snapshot(self, domain: str) -> dict[str, Any]:
+    def _snapshot(self, domain: str, force: bool = False) -> dict[str, Any]:
         keys = Keys(domain)
         version, learned = self.client.hmget(keys.checkpoint, ["version", "events_learned"])
         if version is None:
@@ -151,16 +154,21 @@ class SnapshotService:
         if int(marker.get(b"state_version", -1)) == state_version:
             return {"status": "unchanged", "state_version": state_version,
                     "version": int(marker.get(b"registered_version", 0))}  # fmt: skip
+        if not force and b"events_learned" in marker:  # the newest version, without MLflow
+            newest = (int(marker[b"registered_version"]), int(marker[b"events_learned"]),
+                      float(marker[b"registered_at"]))  # fmt: skip
+            if (waiting := self._not_due(newest, events_learned)) is not None:
+                return waiting
         token = secrets.token_hex(8)
         if not self.client.set(keys.snapshot_lock, token, nx=True, px=LOCK_MS):
             return {"status": "busy", "state_version": state_version}
         try:
-            return self._publish(domain, keys, state_version, events_learned)
+            return self._publish(domain, keys, state_version, events_learned, force)
         finally:
             self._release(keys=[keys.snapshot_lock], args=[token])
 
     def _publish(
-        self, domain: str, keys: Keys, state_version: int, events_learned: int
+        self, domain: str, keys: Keys, state_version: int, events_learned: int, force: bool
     ) -> dict[str, Any]:
         from coelho.registry import shared
         from coelho.state.checkpoint import CheckpointStore
@@ -169,27 +177,73 @@ class SnapshotService:
         newest = next(iter(registry.versions(domain)), None)
         if newest is not None and newest.events_learned == events_learned:
             # Same state under a new version number (e.g. restored after Redis lost it).
-            self._mark(keys, state_version, newest.version, newest.run_id)
+            self._mark(keys, state_version, newest)
             return {"status": "unchanged", "state_version": state_version,
                     "version": newest.version}  # fmt: skip
+        if newest is not None and not force:
+            self._mark(keys, -1, newest)  # later ticks decide from Redis alone
+            found = (newest.version, newest.events_learned, newest.created)
+            if (waiting := self._not_due(found, events_learned)) is not None:
+                return waiting
         checkpoint = CheckpointStore(self.client, domain, self.settings.state_key).load()
         if checkpoint is None:
             return {"status": "no-state"}
         info = registry.publish(domain, checkpoint.model, checkpoint.version,
                                 checkpoint.saved_at, self.settings.state_key)  # fmt: skip
         promoted, reason = registry.consider(domain, info)
-        self._mark(keys, checkpoint.version, info.version, info.run_id)
+        self._mark(keys, checkpoint.version, info)
+        pruned = self._retain(registry, domain, info)
         log.info("snapshot %s: state v%d -> %s v%d (%s)", domain, checkpoint.version,
                  info.version, info.version, reason)  # fmt: skip
         return {"status": "registered", "version": info.version, "run_id": info.run_id,
                 "state_version": checkpoint.version, "events_learned": info.events_learned,
-                "promoted": promoted, "reason": reason}  # fmt: skip
+                "promoted": promoted, "reason": reason, "pruned": pruned}  # fmt: skip
 
-    def _mark(self, keys: Keys, state_version: int, version: int, run_id: str) -> None:
+    def _not_due(
+        self, newest: tuple[int, int, float], events_learned: int
+    ) -> dict[str, Any] | None:
+        """A "not-due" report while the state is too close to the newest version, else None."""
+        from coelho.retention import snapshot_due
+
+        version, learned, created = newest
+        due, reason = snapshot_due(events_learned - learned, time.time() - created,
+                                   self.settings.snapshot_min_events,
+                                   self.settings.snapshot_min_seconds)  # fmt: skip
+        return None if due else {"status": "not-due", "version": version, "reason": reason}
+
+    def _retain(self, registry: Any, domain: str, info: Any) -> list[int]:
+        """History run + retention after a registration; a failure here fails no snapshot."""
+        from coelho.retention import log_history, prune
+
+        try:
+            log_history(registry, domain, info.metrics, info.events_learned)
+            return prune(registry, domain, self.settings.registry_keep,
+                         self.settings.registry_keep_held)  # fmt: skip
+        except Exception:  # noqa: BLE001 - the next registration retries the pruning
+            log.exception("snapshot %s: retention failed", domain)
+            return []
+
+    def _mark(self, keys: Keys, state_version: int, info: Any) -> None:
+        """Remember what the newest version is, so most ticks need no MLflow call."""
         self.client.hset(keys.snapshot, mapping={
-            "state_version": state_version, "registered_version": version,
-            "run_id": run_id, "at": time.time(),
+            "state_version": state_version, "registered_version": info.version,
+            "run_id": info.run_id, "events_learned": info.events_learned,
+            "registered_at": info.created, "at": time.time(),
         })  # fmt: skip
+
+
+def forced(data: Any) -> bool:
+    """``{"force": true}`` in the tick's data: register even below the thresholds.
+
+    >>> forced(b'{"domains": ["eta"], "force": true}'), forced(b"{}")
+    (True, False)
+    """
+    if isinstance(data, bytes | bytearray | str):
+        try:
+            data = json.loads(data) if data else None
+        except ValueError:
+            return False
+    return isinstance(data, dict) and data.get("force") is True
 
 
 def requested_domains(data: Any) -> list[str]:

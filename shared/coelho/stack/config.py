@@ -15,6 +15,9 @@ from pathlib import Path
 
 import yaml
 
+from coelho.stack.prometheus import RETENTION_TIME
+from coelho.stack.redis import MAXMEMORY
+
 
 @dataclass(frozen=True)
 class FunctionSpec:
@@ -52,6 +55,15 @@ MLFLOW_PORT = 5000
 S3_PORT = 9000
 S3_CONSOLE_PORT = 9001
 CHECKPOINT_EVERY = "1000"
+# Bounds of the stack's own footprint (README, configuration): Redis's memory limit (full, it
+# refuses writes rather than evict state), each component log's size before it is rotated and
+# how many rotated files are kept, how long Prometheus keeps samples, and how often `mlflow gc`
+# purges the runs the registry's retention deleted.
+REDIS_MAXMEMORY = MAXMEMORY
+LOG_MAX_BYTES = 20 * 1024 * 1024
+LOG_KEEP = 3
+PROMETHEUS_RETENTION = RETENTION_TIME
+MLFLOW_GC_SECONDS = 3600.0
 
 
 def function_argv(source: Path, port: int, python: str = sys.executable) -> list[str]:
@@ -93,6 +105,11 @@ class StackConfig:
     external_kafka: str | None = None
     external_redis: str | None = None
     functions: tuple[FunctionSpec, ...] = FUNCTIONS
+    redis_maxmemory: str = REDIS_MAXMEMORY
+    log_max_bytes: int = LOG_MAX_BYTES
+    log_keep: int = LOG_KEEP
+    prometheus_retention: str = PROMETHEUS_RETENTION
+    mlflow_gc_seconds: float = MLFLOW_GC_SECONDS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StackConfig:
@@ -104,6 +121,11 @@ class StackConfig:
             home=home,
             external_kafka=env.get("COELHO_KAFKA_BOOTSTRAP") or None,
             external_redis=env.get("COELHO_REDIS_URL") or None,
+            redis_maxmemory=env.get("COELHO_REDIS_MAXMEMORY") or REDIS_MAXMEMORY,
+            log_max_bytes=int(env.get("COELHO_LOG_MAX_BYTES") or LOG_MAX_BYTES),
+            log_keep=int(env.get("COELHO_LOG_KEEP") or LOG_KEEP),
+            prometheus_retention=env.get("COELHO_PROMETHEUS_RETENTION") or PROMETHEUS_RETENTION,
+            mlflow_gc_seconds=float(env.get("COELHO_MLFLOW_GC_SECONDS") or MLFLOW_GC_SECONDS),
         )
 
     @property

@@ -110,6 +110,9 @@ def new_cluster_id() -> str:
             return text
 
 
+RETENTION_HOURS = 24
+
+
 def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
     """The broker+controller config; every listener is bound to loopback."""
     settings = {
@@ -130,6 +133,11 @@ def server_properties(data_dir: Path, port: int, controller_port: int) -> str:
         "share.coordinator.state.topic.replication.factor": "1",
         "share.coordinator.state.topic.min.isr": "1",
         "group.initial.rebalance.delay.ms": "0",
+        # Kafka is the local event store: 24 h of records (recovery replays from the newest
+        # registered snapshot, at most COELHO_SNAPSHOT_MIN_SECONDS old while events flow), in
+        # 128 MiB segments so that retention, which drops whole segments, has some to drop.
+        "log.retention.hours": str(RETENTION_HOURS),
+        "log.segment.bytes": str(128 * 1024 * 1024),
     }
     return "".join(f"{k}={v}\n" for k, v in settings.items())
 

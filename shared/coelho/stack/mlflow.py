@@ -9,6 +9,7 @@ credentials. The artifact destination is a local directory by default, or the S3
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -78,6 +79,20 @@ class MlflowServer:
             port=self.port,
         )
         return self
+
+    def gc(self, *, timeout: float = 600.0) -> subprocess.CompletedProcess[str]:
+        """``mlflow gc``: purge the runs and logged models marked deleted (coelho.retention).
+
+        Only a process with the backend store can: the snapshot function deletes versions,
+        marks runs deleted and removes their artifacts through the server; the rows stay
+        until this. The tracking URI lets gc reach artifacts through the server's proxy.
+        """
+        argv = [self.python, "-m", "mlflow", "gc",
+                "--backend-store-uri", f"sqlite:///{(self.data_dir / 'mlflow.db').resolve()}",
+                "--tracking-uri", self.url]  # fmt: skip
+        env = {**self.env(), "MLFLOW_TRACKING_URI": self.url}
+        return subprocess.run(argv, env=env, cwd=self.data_dir, capture_output=True, text=True,
+                              timeout=timeout, check=False)  # fmt: skip
 
     def stop(self, timeout: float = 20.0) -> None:
         if self.child is not None:

@@ -19,6 +19,8 @@ from coelho.stack.probes import http_ok
 from coelho.stack.processes import Child, StartupError
 
 SCRAPE_INTERVAL = "5s"
+RETENTION_TIME = "2d"  # COELHO_PROMETHEUS_RETENTION
+RETENTION_SIZE = "512MB"
 NAMESPACE = "coelho"
 
 
@@ -78,11 +80,17 @@ class PrometheusServer:
     """Prometheus on loopback with storage and config under ``data_dir``."""
 
     def __init__(
-        self, data_dir: Path, *, port: int | None = None, log_path: Path | None = None
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        log_path: Path | None = None,
+        retention: str = RETENTION_TIME,
     ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.log_path = log_path or data_dir / "prometheus.log"
+        self.retention = retention
         self.child: Child | None = None
 
     @property
@@ -101,7 +109,10 @@ class PrometheusServer:
             f"--config.file={config}",
             f"--storage.tsdb.path={self.data_dir / 'data'}",
             f"--web.listen-address={HOST}:{self.port}",
-            "--storage.tsdb.retention.time=7d",
+            # Whichever comes first: samples older than the time, or the oldest blocks
+            # once the TSDB outgrows the size (a scrape every 5 s of ~12 targets).
+            f"--storage.tsdb.retention.time={self.retention}",
+            f"--storage.tsdb.retention.size={RETENTION_SIZE}",
         ]
 
     def start(

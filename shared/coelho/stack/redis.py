@@ -1,7 +1,9 @@
 """redis-server (the Debian package) on 127.0.0.1 with an append-only file in the data dir.
 
 AOF persistence is what lets ``make up`` keep model state, logs and checkpoints across
-restarts of the local stack.
+restarts of the local stack. ``maxmemory`` with the ``noeviction`` policy makes a full Redis
+degrade instead of dying: writes are refused (the learn function answers 503 and the Broker
+retries the event), reads go on, and nothing (state least of all) is ever evicted.
 """
 
 from __future__ import annotations
@@ -11,6 +13,10 @@ from pathlib import Path
 
 from coelho.stack.ports import HOST, free_port
 from coelho.stack.processes import Child, StartupError
+
+# The local stack's limit (``COELHO_REDIS_MAXMEMORY``); its steady state is far below (README,
+# Benchmarks: the soak run), the rest is room for dead letters and model checkpoints.
+MAXMEMORY = "256mb"
 
 
 def redis_binary() -> str:
@@ -35,11 +41,17 @@ class RedisServer:
     """One redis-server in the foreground; ``start()`` returns once it answers PING."""
 
     def __init__(
-        self, data_dir: Path, *, port: int | None = None, log_path: Path | None = None
+        self,
+        data_dir: Path,
+        *,
+        port: int | None = None,
+        log_path: Path | None = None,
+        maxmemory: str = MAXMEMORY,
     ) -> None:
         self.data_dir = data_dir
         self.port = port or free_port()
         self.log_path = log_path or data_dir / "redis.log"
+        self.maxmemory = maxmemory
         self.child: Child | None = None
 
     @property
@@ -61,6 +73,10 @@ class RedisServer:
             str(self.data_dir),
             "--save",
             "",
+            "--maxmemory",
+            self.maxmemory,
+            "--maxmemory-policy",
+            "noeviction",
         ]
 
     def start(self, *, timeout: float = 30.0) -> RedisServer:

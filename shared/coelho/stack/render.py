@@ -58,3 +58,17 @@ def _lag(info: Mapping[str, Any]) -> str:
     """The archive lag as ``<events> ev / <seconds> s`` (``?`` while the count is unknown)."""
     events = info.get("archive_lag_events")
     return f"{'?' if events is None else events} ev / {info.get('archive_lag_seconds', 0):g} s"
+def size(n: float) -> str:
+    """Bytes for people: ``size(1536) == "1.5 KiB"``."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if n < 1024 or unit == "GiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    raise AssertionError("unreachable")
+
+
+def usage_line(home: str, usage: Mapping[str, int]) -> str:
+    """The data directory's size, largest parts first."""
+    parts = sorted(((k, v) for k, v in usage.items() if k != "total"), key=lambda kv: -kv[1])
+    detail = ", ".join(f"{name} {size(n)}" for name, n in parts if n)
+    return f"data {home}: {size(usage.get('total', 0))}" + (f" ({detail})" if detail else "")

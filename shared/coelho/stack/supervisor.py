@@ -35,6 +35,7 @@ from coelho.stack.config import (
     dash_argv,
     function_argv,
 )
+from coelho.stack.housekeeping import Housekeeping
 from coelho.stack.kafka import KafkaServer, ensure_topics, fetch_jars, jars_present
 from coelho.stack.mlflow import MlflowServer
 from coelho.stack.ports import HOST, free_port, port_is_free
@@ -66,6 +67,7 @@ class Supervisor:
         self._stop = False
         self._taken: set[int] = set()
         self.s3_env: dict[str, str] = {}
+        self.housekeeping = Housekeeping(config)
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _port(self, preferred: int | None) -> int:
@@ -186,7 +188,8 @@ class Supervisor:
 
         def start(port: int) -> RedisServer:
             log_path = self.config.logs / "redis.log"
-            return RedisServer(self.config.home / "redis", port=port, log_path=log_path).start()
+            return RedisServer(self.config.home / "redis", port=port, log_path=log_path,
+                               maxmemory=self.config.redis_maxmemory).start()  # fmt: skip
 
         server = self._on_ports("redis", [self._port(REDIS_PORT)], start)
         self._ready(Component("redis", server.url, server.child), t0)
@@ -222,6 +225,7 @@ class Supervisor:
             return mlflow.start()
 
         mlflow = self._on_ports("mlflow", [self._port(MLFLOW_PORT)], start)
+        self.housekeeping.mlflow = mlflow
         self._ready(Component("mlflow", mlflow.url, mlflow.child), t0)
         return {"MLFLOW_TRACKING_URI": mlflow.url, "MLFLOW_DISABLE_TELEMETRY": "true"}
 
@@ -314,7 +318,8 @@ class Supervisor:
 
         def start(port: int) -> PrometheusServer:
             log_path = self.config.logs / "prometheus.log"
-            server = PrometheusServer(self.config.home / "prometheus", port=port, log_path=log_path)
+            server = PrometheusServer(self.config.home / "prometheus", port=port, log_path=log_path,
+                                      retention=self.config.prometheus_retention)  # fmt: skip
             return server.start(targets, self.config.repo / "knative")
 
         server = self._on_ports("prometheus", [self._port(PROMETHEUS_PORT)], start)
@@ -346,6 +351,7 @@ class Supervisor:
             while not self._stop:
                 if restart_dead(self.components):
                     self.publish()
+                self.housekeeping.tick()
                 time.sleep(0.5)
         finally:
             self.stop()

@@ -4,10 +4,12 @@ Why not "load blob, learn, save blob" per event: forest pickles reach 15 MB afte
 (2 events/s), and two replicas doing it lose about half of the updates (online-ml.md). So:
 
 1. **Log.** A learn function validates an event and appends it to the domain's stream
-   ``coelho:<d>:log`` with one Lua script that first sets a dedupe key for the CloudEvent
-   (source, id). A redelivered event finds the key and is counted as a duplicate, never
-   appended twice. Only after the append does the function answer 202; an event that was
-   acknowledged is therefore durable in the log.
+   ``coelho:<d>:log`` with one Lua script that first records the CloudEvent (source, id) as
+   seen: for a KafkaSource record (id ``partition:<p>/offset:<o>``) as an offset in the ranges
+   kept per (source, partition), so memory grows with partitions, not events
+   (``positions``); for any other id as a marker key with a TTL. A redelivered event is
+   counted as a duplicate, never appended twice. Only after the append does the function
+   answer 202; an event that was acknowledged is therefore durable in the log.
 2. **Single writer.** Every learn function runs a ``DomainWriter`` in a child process
    (``sidecar``: off the request path's GIL), but only the holder of the lease
    ``coelho:<d>:lease`` (a random token with a TTL, renewed while alive) applies the log to its

@@ -22,8 +22,18 @@ class Keys:
         return self._k("log")
 
     def seen(self, digest: str) -> str:
-        """Dedupe marker of one CloudEvent (source, id)."""
+        """Dedupe marker (with a TTL) of one CloudEvent (source, id) that has no Kafka position."""
         return self._k(f"seen:{digest}")
+
+    def positions(self, source: str, partition: int) -> str:
+        """Sorted set of the offset ranges of one KafkaSource partition already resolved
+        (appended, or dead-lettered): member = first offset, score = last (state.positions)."""
+        return self._k(f"pos:{partition}:{source}")
+
+    @property
+    def floors(self) -> str:
+        """Hash ``<topic>:<partition>`` -> the offset a restored snapshot covers (recovery)."""
+        return self._k("floors")
 
     @property
     def checkpoint(self) -> str:

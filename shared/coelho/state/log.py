@@ -11,6 +11,7 @@ from typing import Any
 import redis
 
 from coelho.state.keys import Keys
+from coelho.state.positions import IDLE_SECONDS, MAX_RANGES, RESOLVE, floor_field, record_position
 
 # KEYS: seen marker, log stream, counters. ARGV: dedupe ttl, then the entry's field/value pairs.
 _APPEND = """
@@ -22,6 +23,21 @@ end
 redis.call('HINCRBY', KEYS[3], 'duplicates_skipped', 1)
 return false
 """
+# The same for an event with a Kafka position (coelho.state.positions). KEYS: the (source,
+# partition)'s ranges, log stream, counters, floors. ARGV: offset, floor field, idle seconds,
+# max ranges, then the entry's field/value pairs.
+_APPEND_AT = (
+    RESOLVE
+    + """
+if resolve(KEYS[1], KEYS[4], ARGV[2], ARGV[1], ARGV[3], ARGV[4], KEYS[3]) == 1 then
+  local id = redis.call('XADD', KEYS[2], '*', unpack(ARGV, 5))
+  redis.call('HINCRBY', KEYS[3], 'appended', 1)
+  return id
+end
+redis.call('HINCRBY', KEYS[3], 'duplicates_skipped', 1)
+return false
+"""
+)
 
 
 @dataclass(frozen=True)
@@ -43,13 +59,26 @@ class LogEntry:
 
 
 class EventLog:
-    """Append validated events once per CloudEvent (source, id); read them back in order."""
+    """Append validated events once per CloudEvent (source, id); read them back in order.
 
-    def __init__(self, client: redis.Redis, domain: str, dedupe_ttl_seconds: int) -> None:
+    An id of the form a KafkaSource writes (``partition:<p>/offset:<o>``) is deduplicated by
+    position, in memory per partition; any other id by a marker key that expires after
+    ``dedupe_ttl_seconds`` (coelho.state.positions says why and what bounds each).
+    """
+
+    def __init__(
+        self,
+        client: redis.Redis,
+        domain: str,
+        dedupe_ttl_seconds: int,
+        max_ranges: int = MAX_RANGES,
+    ) -> None:
         self.client = client
         self.keys = Keys(domain)
         self.ttl = dedupe_ttl_seconds
+        self.max_ranges = max_ranges
         self._append = client.register_script(_APPEND)
+        self._append_at = client.register_script(_APPEND_AT)
         self._local = threading.local()
 
     def append(
@@ -59,15 +88,22 @@ class EventLog:
         event: dict[str, Any],
         position: tuple[str, int, int] | None = None,
     ) -> AppendResult:
-        digest = hashlib.sha1(f"{source}\n{event_id}".encode()).hexdigest()
         topic, partition, offset = position if position else ("", -1, -1)
         fields = ["d", json.dumps(event, separators=(",", ":")), "s", source, "i", event_id,
                   "t", topic, "p", partition, "o", offset]  # fmt: skip
-        entry = self._evalsha([self.keys.seen(digest), self.keys.log, self.keys.counters],
-                              [self.ttl, *fields])  # fmt: skip
+        at = record_position(event_id)
+        if at is None:
+            digest = hashlib.sha1(f"{source}\n{event_id}".encode()).hexdigest()
+            keys = [self.keys.seen(digest), self.keys.log, self.keys.counters]
+            entry = self._evalsha(self._append, keys, [self.ttl, *fields])
+        else:
+            keys = [self.keys.positions(source, at[0]), self.keys.log, self.keys.counters,
+                    self.keys.floors]  # fmt: skip
+            args = [at[1], floor_field(source, at[0]), IDLE_SECONDS, self.max_ranges, *fields]
+            entry = self._evalsha(self._append_at, keys, args)
         return AppendResult(entry.decode() if entry else None)
 
-    def _evalsha(self, keys: list[str], args: list[Any]) -> Any:
+    def _evalsha(self, script: Any, keys: list[str], args: list[Any]) -> Any:
         """Run the append script on a connection this thread owns.
 
         This is the learn function's hot path: going through ``Redis.execute_command`` (pool
@@ -80,13 +116,13 @@ class EventLog:
         if conn is None:
             conn = self._local.conn = self.client.connection_pool.make_connection()
         try:
-            conn.send_command("EVALSHA", self._append.sha, len(keys), *keys, *args)
+            conn.send_command("EVALSHA", script.sha, len(keys), *keys, *args)
             return conn.read_response()
         except redis.exceptions.NoScriptError:
             pass
         except (redis.ConnectionError, redis.TimeoutError):
             conn.disconnect()
-        return self._append(keys=keys, args=args)
+        return script(keys=keys, args=args)
 
     def read_after(self, position: str, count: int, block_ms: int | None) -> list[LogEntry]:
         """Entries strictly after ``position`` (a stream id; "0-0" for the start)."""

@@ -24,6 +24,7 @@ from coelho.settings import Settings
 from coelho.state.checkpoint import CheckpointStore
 from coelho.state.keys import DEAD_LETTERS, Keys
 from coelho.state.log import EventLog, LogEntry
+from coelho.state.positions import seed_floors
 
 log = logging.getLogger(__name__)
 
@@ -166,6 +167,9 @@ class DomainWriter:
         telemetry.IS_WRITER.labels(self.domain).set(1)
         log.info("writer %s: lease taken at version %d", self.domain, self.version)
         if restored is not None:
+            # Records the snapshot covers are duplicates from now on (a re-read of committed
+            # offsets below it must not be learned twice).
+            seed_floors(self.client, self.domain, restored.offsets)
             self.checkpoint()  # fenced: a writer that lost the lease meanwhile drops the model
 
     def _recover(self) -> OnlineModel | None:
