@@ -58,6 +58,8 @@ def _lag(info: Mapping[str, Any]) -> str:
     """The archive lag as ``<events> ev / <seconds> s`` (``?`` while the count is unknown)."""
     events = info.get("archive_lag_events")
     return f"{'?' if events is None else events} ev / {info.get('archive_lag_seconds', 0):g} s"
+
+
 def size(n: float) -> str:
     """Bytes for people: ``size(1536) == "1.5 KiB"``."""
     for unit in ("B", "KiB", "MiB", "GiB"):
