@@ -17,6 +17,9 @@ from prometheus_client import (
 )
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# Append -> applied: fine around the 250 ms freshness target the alert rules compare with.
+FRESHNESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.5,
+                     1.0, 2.5, 5.0, 10.0)  # fmt: skip
 
 EVENTS_RECEIVED = Counter(
     "coelho_events_received", "Learn requests carrying a valid event", ["domain"]
@@ -42,6 +45,10 @@ EVENTS_LEARNED = Counter(
 APPLY_ERRORS = Counter(
     "coelho_apply_errors", "Log entries the model raised on (skipped, dead-lettered)", ["domain"],
     registry=WRITER,
+)  # fmt: skip
+APPLY_LAG = Histogram(
+    "coelho_writer_apply_lag_seconds", "Log append -> applied by the writer, per entry",
+    ["domain"], buckets=FRESHNESS_BUCKETS, registry=WRITER,
 )  # fmt: skip
 LOG_LAG = Gauge(
     "coelho_log_lag_events", "Appended but not yet applied events", ["domain"], registry=WRITER

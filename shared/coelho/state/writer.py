@@ -220,6 +220,7 @@ class DomainWriter:
         try:
             self.model.learn(entry.event, entry.position)
             telemetry.EVENTS_LEARNED.labels(self.domain).inc()
+            telemetry.APPLY_LAG.labels(self.domain).observe(entry.age())
         except Exception as exc:  # noqa: BLE001 - one poisonous entry must not stop the domain
             telemetry.APPLY_ERRORS.labels(self.domain).inc()
             log.exception("writer %s: entry %s failed", self.domain, entry.entry_id)
