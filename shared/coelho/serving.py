@@ -132,6 +132,14 @@ class Served:
         with self.lock:
             return dict(self.model.predict(event))
 
+    def answer(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The prediction and, read under the same lock, the model that made it (a live
+        replica applies log entries between requests: coelho.replica)."""
+        with self.lock:
+            answer = dict(self.model.predict(event))
+            answer["model"] = self.describe()
+        return answer
+
 
 class LiveSource:
     """The domain's Redis checkpoint, hot-reloaded when its version moves (see module doc)."""

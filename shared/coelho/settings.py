@@ -19,6 +19,8 @@ class Settings:
     dedupe_ttl_seconds: int
     lease_ms: int
     log_retention: int
+    predict_live: str = "auto"
+    predict_follow_max_us: float = 250.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -30,6 +32,8 @@ class Settings:
             dedupe_ttl_seconds=int(_env("COELHO_DEDUPE_TTL_SECONDS", str(7 * 24 * 3600))),
             lease_ms=int(_env("COELHO_LEASE_MS", "3000")),
             log_retention=int(_env("COELHO_LOG_RETENTION", "10000")),
+            predict_live=_env("COELHO_PREDICT_LIVE", "auto"),
+            predict_follow_max_us=float(_env("COELHO_PREDICT_FOLLOW_MAX_US", "250")),
         )
 
 

@@ -113,6 +113,7 @@ class Prober(threading.Thread):
         super().__init__(name="prober", daemon=True)
         self.port, self.body = port, body
         self.answers: list[tuple[float, int, float]] = []
+        self.refresh: set[str] = set()  # how the live model was kept current, per answer
         self.stop = threading.Event()
 
     def run(self) -> None:
@@ -124,8 +125,9 @@ class Prober(threading.Thread):
             raw = response.read()
             arrived = time.perf_counter()
             if response.status == 200:
-                learned = int(json.loads(raw)["model"]["events_learned"])
-                self.answers.append((arrived, learned, arrived - started))
+                model = json.loads(raw)["model"]
+                self.refresh.add(str(model.get("refresh", "checkpoint")))
+                self.answers.append((arrived, int(model["events_learned"]), arrived - started))
         conn.close()
 
     def learned(self) -> int:
@@ -264,6 +266,7 @@ class FreshnessRun:
             "events": measured_n,
             "predict_under_load_p99_ms": round(percentile(latencies, 0.99), 2),
             "load_1m": load,
+            "refresh": sorted(prober.refresh),
         }
         server_p99 = quantile(0.99, replica)
         if server_p99 is not None:
