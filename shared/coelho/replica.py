@@ -219,6 +219,9 @@ class LiveReplica(LiveSource):
         except CoelhoError as exc:  # StateTampered: never serve unverified state
             self.last_error = str(exc)
             log.error("predict %s: %s", self.domain, exc)
+        except Exception as exc:  # noqa: BLE001 - the thread must outlive any one failure
+            self.last_error = f"following the log failed: {exc!r}"
+            log.exception("predict %s: following the log failed", self.domain)
         return False
 
     def _read(self, after: str, block_ms: int | None) -> tuple[list[LogEntry], Ident | None]:

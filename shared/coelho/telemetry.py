@@ -19,7 +19,7 @@ from prometheus_client import (
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
 # Append -> applied: fine around the 250 ms freshness target the alert rules compare with.
 FRESHNESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.5,
-                     1.0, 2.5, 5.0, 10.0)  # fmt: skip
+                     1.0, 2.5, 5.0, 10.0, 30.0, 60.0)  # fmt: skip
 
 EVENTS_RECEIVED = Counter(
     "coelho_events_received", "Learn requests carrying a valid event", ["domain"]

@@ -89,6 +89,23 @@ def quantile(q: float, buckets: dict[float, float]) -> float | None:
     return lower
 
 
+def post(
+    conn: http.client.HTTPConnection, body: bytes, headers: dict[str, str]
+) -> tuple[int, bytes]:
+    """POST on a keep-alive connection; reconnects once if the server closed it while idle
+    (a resent CloudEvent is deduplicated by the learn function)."""
+    for attempt in (0, 1):
+        try:
+            conn.request("POST", "/", body, headers)
+            response = conn.getresponse()
+            return response.status, response.read()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            conn.close()
+            if attempt:
+                raise
+    raise AssertionError("unreachable")
+
+
 class Sender:
     """One keep-alive connection POSTing binary CloudEvents; returns the 202's arrival time."""
 
@@ -98,11 +115,9 @@ class Sender:
     def send(self, event_id: str, body: bytes) -> float:
         headers = {"ce-specversion": "1.0", "ce-type": "dev.coelho.bench", "ce-source": "bench",
                    "ce-id": event_id, "Content-Type": "application/json"}  # fmt: skip
-        self.conn.request("POST", "/", body, headers)
-        response = self.conn.getresponse()
-        response.read()
-        if response.status != 202:
-            raise RuntimeError(f"learn answered {response.status} to {event_id}")
+        status, _ = post(self.conn, body, headers)
+        if status != 202:
+            raise RuntimeError(f"learn answered {status} to {event_id}")
         return time.perf_counter()
 
 
@@ -120,11 +135,9 @@ class Prober(threading.Thread):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
         while not self.stop.wait(PROBE_SECONDS):
             started = time.perf_counter()
-            conn.request("POST", "/", self.body, {"Content-Type": "application/json"})
-            response = conn.getresponse()
-            raw = response.read()
+            status, raw = post(conn, self.body, {"Content-Type": "application/json"})
             arrived = time.perf_counter()
-            if response.status == 200:
+            if status == 200:
                 model = json.loads(raw)["model"]
                 self.refresh.add(str(model.get("refresh", "checkpoint")))
                 self.answers.append((arrived, int(model["events_learned"]), arrived - started))

@@ -26,6 +26,11 @@ METRICS: dict[str, frozenset[str]] = {
     "coelho_predict_latency_seconds_bucket": frozenset({"domain", "source", "le"}),
     "coelho_model_version_served": frozenset({"domain", "source"}),
     "coelho_model_reloads_total": frozenset({"domain"}),
+    "coelho_live_freshness_seconds_bucket": frozenset({"domain", "le"}),
+    "coelho_live_lag_events": frozenset({"domain"}),
+    "coelho_live_lag_seconds": frozenset({"domain"}),
+    "coelho_live_follows_log": frozenset({"domain"}),
+    "coelho_writer_apply_lag_seconds_bucket": frozenset({"domain", "le"}),
     "coelho_snapshots_total": frozenset({"domain", "outcome"}),
     "coelho_snapshot_last_success_timestamp_seconds": frozenset({"domain"}),
 }
@@ -47,6 +52,7 @@ FAMILIES_BY_KIND: dict[str, set[str]] = {
         "coelho_checkpoint_bytes",
         "coelho_prequential_metric",
         "coelho_is_writer",
+        "coelho_writer_apply_lag_seconds",
     },
     "dead-letters": {"coelho_dead_letters"},
     "predict": {
@@ -54,6 +60,10 @@ FAMILIES_BY_KIND: dict[str, set[str]] = {
         "coelho_predict_latency_seconds",
         "coelho_model_version_served",
         "coelho_model_reloads",
+        "coelho_live_freshness_seconds",
+        "coelho_live_lag_events",
+        "coelho_live_lag_seconds",
+        "coelho_live_follows_log",
     },
     "snapshot": {"coelho_snapshots", "coelho_snapshot_last_success_timestamp_seconds"},
 }
