@@ -22,11 +22,14 @@ replica applies the same entries itself.
   never trimmed. Every served model is one checkpoint plus the log after it, so none mixes
   lineages; while no checkpoint exists the last model keeps answering and applies nothing.
 - **Fallback.** Applying costs the replica CPU. It measures that (thread CPU time per entry);
-  a pipeline above ``COELHO_PREDICT_FOLLOW_MAX_US`` (default 250 us; the forests take 1-2 ms,
-  linear models and DBSTREAM about 30 us: README, Benchmarks) falls back to checkpoint
-  reloads. The thread then reads the log only to measure the lag and reloads each new
-  checkpoint. ``COELHO_PREDICT_LIVE`` forces ``log`` or ``checkpoint``; ``request`` (measured
-  for the design, see README) catches up on each request instead of in a thread.
+  a pipeline above ``COELHO_PREDICT_FOLLOW_MAX_US`` (default 250 us; the forests take
+  0.5-2 ms, the linear models and DBSTREAM 40-80 us: README, Benchmarks) falls back to
+  checkpoint reloads. The thread then reads the log only to measure the lag and reloads each new
+  checkpoint. ``COELHO_PREDICT_LIVE`` forces ``log`` or ``checkpoint``.
+- **Why a thread.** Catching up on each request instead (one pipelined ``XREAD`` + ``HMGET``
+  before answering) was as fresh but added a Redis round trip to every prediction: predict
+  p99 1.6-2.3x the no-op's at fixed load against 1.2-1.3x with the thread (README,
+  Benchmarks). A thread that waits in ``XREAD`` costs a request nothing.
 
 The thread starts on the first request of the process that serves (functions-framework imports
 ``main.py`` in gunicorn's master and forks the worker; threads do not survive a fork).
@@ -47,7 +50,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from prometheus_client import Gauge, Histogram
 
 from coelho.errors import CoelhoError
 from coelho.serving import (
@@ -60,28 +62,11 @@ from coelho.serving import (
 from coelho.settings import Settings
 from coelho.state.log import LogEntry, appended_at
 from coelho.state.log import _entry as parse_entry  # the log's own parser of an entry
-from coelho.telemetry import FRESHNESS_BUCKETS
+from coelho.telemetry import FOLLOWS_LOG, FRESHNESS, LAG_EVENTS, LAG_SECONDS
 
 log = logging.getLogger(__name__)
 
-FRESHNESS = Histogram(
-    "coelho_live_freshness_seconds", "Log append -> in the live model of this replica, per entry",
-    ["domain"], buckets=FRESHNESS_BUCKETS,
-)  # fmt: skip
-LAG_EVENTS = Gauge(
-    "coelho_live_lag_events", "Log entries read but not yet in the live model (NaN: unknown)",
-    ["domain"],
-)  # fmt: skip
-LAG_SECONDS = Gauge(
-    "coelho_live_lag_seconds", "Age of the oldest log entry not yet in the live model",
-    ["domain"],
-)  # fmt: skip
-FOLLOWS_LOG = Gauge(
-    "coelho_live_follows_log", "1 while the live model applies the log, 0 on checkpoint reloads",
-    ["domain"],
-)  # fmt: skip
-
-MODES = ("auto", "log", "checkpoint", "request")
+MODES = ("auto", "log", "checkpoint")
 BATCH = 500
 BLOCK_MS = 1000
 COST_WINDOW = 64  # entries per cost measurement
@@ -147,13 +132,7 @@ class LiveReplica(LiveSource):
     # -- request side ----------------------------------------------------------------------
 
     def current(self) -> Served:
-        if self.mode == "request":
-            if self._step_lock.acquire(blocking=False):
-                try:
-                    self._guarded(None)
-                finally:
-                    self._step_lock.release()
-        elif self._pid != os.getpid():
+        if self._pid != os.getpid():
             self._start()
         return super().current() if self.served is None else self.served
 

@@ -37,6 +37,24 @@ LEARN_SECONDS = Histogram(
 )  # fmt: skip
 DEAD_LETTERS = Counter("coelho_dead_letters", "Events received by the dead-letter sink", ["domain"])
 
+# A predict replica's live model (coelho.replica).
+FRESHNESS = Histogram(
+    "coelho_live_freshness_seconds", "Log append -> in the live model of this replica, per entry",
+    ["domain"], buckets=FRESHNESS_BUCKETS,
+)  # fmt: skip
+LAG_EVENTS = Gauge(
+    "coelho_live_lag_events", "Log entries read but not yet in the live model (NaN: unknown)",
+    ["domain"],
+)  # fmt: skip
+LAG_SECONDS = Gauge(
+    "coelho_live_lag_seconds", "Age of the oldest log entry not yet in the live model",
+    ["domain"],
+)  # fmt: skip
+FOLLOWS_LOG = Gauge(
+    "coelho_live_follows_log", "1 while the live model applies the log, 0 on checkpoint reloads",
+    ["domain"],
+)  # fmt: skip
+
 WRITER = CollectorRegistry()
 EVENTS_LEARNED = Counter(
     "coelho_events_learned", "Events applied to the model by this writer", ["domain"],
