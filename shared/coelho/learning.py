@@ -102,8 +102,6 @@ class OnlineModel:
         self.pipeline.learn_one(copy.copy(x), y)
 
     def _learn_cluster(self, x: Features, event: Event, score: bool) -> None:
-        from coelho.domains.ecci import profile
-
         clusterer = self._clusterer()
         if clusterer.n_clusters > 1:
             cluster = self.pipeline.predict_one(x)  # reclusters: a replica must call it too
@@ -111,11 +109,16 @@ class OnlineModel:
                 x_t = self._transform(x)
                 for name, metric in self.metrics.items():
                     _score(name, metric.update, x_t, cluster, clusterer.centers)
-                self.cluster_counts[cluster] += 1
-                per_feature = self.cluster_profiles.setdefault(cluster, defaultdict(Counter))
-                for feature, value in profile(event).items():
-                    per_feature[feature][value] += 1
+                _score("cluster analytics", self._profile, cluster, event)
         self.pipeline.learn_one(copy.copy(x))
+
+    def _profile(self, cluster: int, event: Event) -> None:
+        from coelho.domains.ecci import profile
+
+        self.cluster_counts[cluster] += 1
+        per_feature = self.cluster_profiles.setdefault(cluster, defaultdict(Counter))
+        for feature, value in profile(event).items():
+            per_feature[feature][value] += 1
 
     def _clusterer(self) -> Any:
         return list(self.pipeline.steps.values())[-1]

@@ -240,7 +240,7 @@ class LiveReplica(LiveSource):
         for entry in entries:
             with served.lock:
                 self._learn(served.model, entry)
-                served.position = entry.entry_id
+                served.position, served.updated_at = entry.entry_id, time.time()
             FRESHNESS.labels(self.domain).observe(entry.age())
             self._unapplied.popleft()
             if self._too_costly:
