@@ -1,12 +1,15 @@
 """POST a form's event to a domain's predict function and explain any failure.
 
 The predict functions answer ``{...prediction, "model": {source, version, updated_at}}``;
-400 carries ``{"error", "message", "field"}`` and 503 means no model yet. A function that is
-down, cold (slow to answer) or answers something else becomes a ``Problem``.
+a live answer also says how far its model was behind the log (``lag_events``, ``lag_ms``,
+``refresh``: coelho.replica), read by ``live_lag``. 400 carries ``{"error", "message",
+"field"}`` and 503 means no model yet. A function that is down, cold (slow to answer) or
+answers something else becomes a ``Problem``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +28,46 @@ class Outcome:
     body: dict[str, Any] | None = None
     problem: Problem | None = None
     status: int | None = None
+
+
+@dataclass(frozen=True)
+class Lag:
+    """How far the live model that answered was behind the log; None where unknown."""
+
+    events: int | None
+    ms: float | None
+    refresh: str
+
+    def text(self) -> str:
+        """``0 events · 0 ms behind the log``; the refresh mode when it is not the log.
+
+        >>> Lag(2, 12.5, "log").text()
+        '2 events · 12 ms behind the log'
+        >>> Lag(None, None, "checkpoint").text()
+        'unknown (the replica has not read the log lately) · checkpoint reloads'
+        """
+        if self.events is None or self.ms is None:
+            said = "unknown (the replica has not read the log lately)"
+        else:
+            noun = "event" if self.events == 1 else "events"
+            said = f"{self.events:,} {noun} · {self.ms:,.0f} ms behind the log"
+        return said if self.refresh == "log" else f"{said} · {self.refresh} reloads"
+
+
+def live_lag(model: Mapping[str, Any]) -> Lag | None:
+    """The lag a live answer's ``model`` carries; None for answers without one (registry
+    sources, or a predict function older than the log-following replicas)."""
+    if "refresh" not in model:
+        return None
+    events, ms = model.get("lag_events"), model.get("lag_ms")
+    try:
+        return Lag(
+            None if events is None else int(events),
+            None if ms is None else float(ms),
+            str(model.get("refresh")),
+        )
+    except (TypeError, ValueError):
+        return Lag(None, None, str(model.get("refresh")))
 
 
 def function_name(domain: str) -> str:

@@ -1,9 +1,10 @@
 """Which model answers (live / champion / registered version N) and what it is.
 
 The selector value becomes the predict call's ``?model=``. The info block shows the source,
-version and last update of the model that answered the last prediction; before any
-prediction it shows the live state from Redis or the registry entry from MLflow, with a link
-to the MLflow run when one is known.
+version and last update of the model that answered the last prediction (for the live model,
+also how far it was behind the log, in events and milliseconds); before any prediction it
+shows the live state from Redis (with the writer's own lag) or the registry entry from
+MLflow, with a link to the MLflow run when one is known.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from dash import MATCH, Input, Output, State, callback, dcc, html
 
 from dash_app import config, ids
 from dash_app.clients import mlflow, state
+from dash_app.clients.predict import live_lag
 from dash_app.clients.problem import Problem
 from dash_app.components.alerts import muted
 from dash_app.config import DashConfig
@@ -112,6 +114,9 @@ def describe(cfg: DashConfig, page: str, selected: str, result: dict[str, Any] |
             ("events learned", f"{int(answered.get('events_learned') or 0):,}"),
             ("last update", _updated(answered.get("updated_at"))),
         ]
+        lag = live_lag(answered)
+        if lag is not None:
+            rows.append(("lag", lag.text()))
         run_id = answered.get("run_id")
         if run_id:
             rows.append(("run", _run(cfg, str(run_id))))
@@ -126,9 +131,17 @@ def describe(cfg: DashConfig, page: str, selected: str, result: dict[str, Any] |
             ("state version", info.get("state_version", 0)),
             ("events learned", f"{info.get('events_learned', 0):,}"),
             ("last update", when(info.get("updated_at"))),
+            ("writer lag", _writer_lag(info)),
         ]
         return _rows(rows + _registry_rows(cfg, page, selected, with_run=True))
     return _rows([("source", selected)] + _registry_rows(cfg, page, selected, with_run=True))
+
+
+def _writer_lag(info: dict[str, Any]) -> str:
+    """Events appended but not yet learned, and how long the last one learned had waited."""
+    events = int(info.get("lag") or 0)
+    noun = "event" if events == 1 else "events"
+    return f"{events:,} {noun} · {float(info.get('lag_ms') or 0.0):,.0f} ms"
 
 
 def _updated(value: Any) -> str:

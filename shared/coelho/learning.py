@@ -9,11 +9,26 @@ metric; here each event is scored by a model that has not seen it yet.
 from __future__ import annotations
 
 import copy
+import logging
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from typing import Any
 
 from coelho.domains import Domain, get
 from coelho.domains.base import Event, Features
+
+log = logging.getLogger(__name__)
+_FAILED_METRICS: set[str] = set()
+
+
+def _score(name: str, update: Callable[..., Any], *args: Any) -> None:
+    """Update one metric; a metric that raises is logged once and never stops learning."""
+    try:
+        update(*args)
+    except Exception:  # noqa: BLE001 - bookkeeping must not change what the model learns
+        if name not in _FAILED_METRICS:
+            _FAILED_METRICS.add(name)
+            log.exception("metric %s failed to update; the model keeps learning", name)
 
 
 class OnlineModel:
@@ -49,47 +64,61 @@ class OnlineModel:
     def spec(self) -> Domain:
         return get(self.domain)
 
-    def learn(self, event: Event, position: tuple[str, int, int] | None = None) -> None:
-        """Apply one validated event prequentially; ``position`` is (topic, partition, offset)."""
+    def learn(
+        self, event: Event, position: tuple[str, int, int] | None = None, *, score: bool = True
+    ) -> None:
+        """Apply one validated event prequentially; ``position`` is (topic, partition, offset).
+
+        ``score=False`` (predict replicas, coelho.replica) leaves the metrics and the cluster
+        analytics alone but makes exactly the same pipeline calls, so the pipeline ends the
+        same. Scoring only reads the prediction; if it raises, the event is still learned
+        (logged once per metric), so a replica that does not score can never diverge.
+        """
         domain = self.spec
         x = domain.features(event)
         if domain.task == "clustering":
-            self._learn_cluster(x, event)
+            self._learn_cluster(x, event, score)
         else:
-            self._learn_supervised(domain, x, domain.label(event))
+            self._learn_supervised(domain, x, domain.label(event), score)
         self.events_learned += 1
         if position is not None:
             topic, partition, offset = position
             known = self.offsets.setdefault(topic, {})
             known[partition] = max(offset, known.get(partition, -1))
 
-    def _learn_supervised(self, domain: Domain, x: Features, y: Any) -> None:
+    def _learn_supervised(self, domain: Domain, x: Features, y: Any, score: bool) -> None:
         if domain.task == "binary":
             proba = self.pipeline.predict_proba_one(x)
             label = max(proba, key=proba.get) if proba else 0
-            for metric in self.metrics.values():
-                metric.update(y, label if metric.requires_labels else proba.get(1, 0.0))
+            for name, metric in self.metrics.items() if score else ():
+                _score(
+                    name, metric.update, y, label if metric.requires_labels else proba.get(1, 0.0)
+                )
         else:
             # Durations are never negative; an early linear model can be, and RMSLE would fail.
             y_pred = max(0.0, float(self.pipeline.predict_one(x)))
-            for metric in self.metrics.values():
-                metric.update(y, y_pred)
+            for name, metric in self.metrics.items() if score else ():
+                _score(name, metric.update, y, y_pred)
         self.pipeline.learn_one(copy.copy(x), y)
 
-    def _learn_cluster(self, x: Features, event: Event) -> None:
-        from coelho.domains.ecci import profile
-
+    def _learn_cluster(self, x: Features, event: Event, score: bool) -> None:
         clusterer = self._clusterer()
         if clusterer.n_clusters > 1:
-            cluster = self.pipeline.predict_one(x)
-            x_t = self._transform(x)
-            for metric in self.metrics.values():
-                metric.update(x_t, cluster, clusterer.centers)
-            self.cluster_counts[cluster] += 1
-            per_feature = self.cluster_profiles.setdefault(cluster, defaultdict(Counter))
-            for name, value in profile(event).items():
-                per_feature[name][value] += 1
+            cluster = self.pipeline.predict_one(x)  # reclusters: a replica must call it too
+            if score:
+                x_t = self._transform(x)
+                for name, metric in self.metrics.items():
+                    _score(name, metric.update, x_t, cluster, clusterer.centers)
+                _score("cluster analytics", self._profile, cluster, event)
         self.pipeline.learn_one(copy.copy(x))
+
+    def _profile(self, cluster: int, event: Event) -> None:
+        from coelho.domains.ecci import profile
+
+        self.cluster_counts[cluster] += 1
+        per_feature = self.cluster_profiles.setdefault(cluster, defaultdict(Counter))
+        for feature, value in profile(event).items():
+            per_feature[feature][value] += 1
 
     def _clusterer(self) -> Any:
         return list(self.pipeline.steps.values())[-1]

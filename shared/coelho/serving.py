@@ -4,10 +4,13 @@ A predict replica keeps one model per source in memory and answers from it; noth
 request path unpickles or imports more than the model needs.
 
 ``live``
-    The domain's checkpoint in Redis. At most once every ``COELHO_PREDICT_STALENESS_MS``
-    (default 250 ms) one request thread reads the checkpoint's version and size with one
-    ``HMGET``; only when the version moved is the blob loaded. A blob up to
-    ``COELHO_PREDICT_INLINE_RELOAD_BYTES`` (default 1 MiB, about 5 ms to unpickle) is reloaded
+    The domain's checkpoint in Redis. Predict functions keep it as fresh as the stream by
+    applying the log after it (``coelho.replica.LiveReplica``, built on ``LiveSource``; a
+    pipeline too costly to follow reloads checkpoints from its thread instead).
+    ``LiveSource`` alone polls checkpoints from the request path: at most once every
+    ``COELHO_PREDICT_STALENESS_MS`` (default 250 ms) one request thread reads the checkpoint's
+    version and size with one ``HMGET``; only when the version moved is the blob loaded. A blob
+    up to ``COELHO_PREDICT_INLINE_RELOAD_BYTES`` (default 1 MiB, about 5 ms to unpickle) is reloaded
     by that thread; a bigger one (forests) in a background thread while the old model keeps
     answering, then swapped in by one reference assignment. Staleness bound: an answer reflects
     every checkpoint written more than 250 ms + reload time earlier; the writer checkpoints
@@ -131,6 +134,14 @@ class Served:
         # River models are not thread-safe: DBSTREAM reclusters inside predict_one.
         with self.lock:
             return dict(self.model.predict(event))
+
+    def answer(self, event: dict[str, Any]) -> dict[str, Any]:
+        """The prediction and, read under the same lock, the model that made it (a live
+        replica applies log entries between requests: coelho.replica)."""
+        with self.lock:
+            answer = dict(self.model.predict(event))
+            answer["model"] = self.describe()
+        return answer
 
 
 class LiveSource:

@@ -35,6 +35,8 @@ class Settings:
     snapshot_min_seconds: float = 600.0
     registry_keep: int = 10
     registry_keep_held: int = 10
+    predict_live: str = "auto"
+    predict_follow_max_us: float = 250.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -51,6 +53,8 @@ class Settings:
             snapshot_min_seconds=float(_env("COELHO_SNAPSHOT_MIN_SECONDS", "600")),
             registry_keep=int(_env("COELHO_REGISTRY_KEEP", "10")),
             registry_keep_held=int(_env("COELHO_REGISTRY_KEEP_HELD", "10")),
+            predict_live=_env("COELHO_PREDICT_LIVE", "auto"),
+            predict_follow_max_us=float(_env("COELHO_PREDICT_FOLLOW_MAX_US", "250")),
         )
 
 

@@ -25,6 +25,7 @@ def domain_status(client: redis.Redis, domain: str) -> dict[str, Any]:
         "appended": counters.get("appended", 0),
         "state_version": int(version) if version else 0,
         "lag": int(stats.get("lag", 0)),
+        "lag_ms": float(stats.get("lag_ms", 0.0)),
         "model": stats.get("model", ""),
         "metrics": json.loads(stats.get("metrics", "{}")),
         "offsets": json.loads(stats.get("offsets", "{}")),

@@ -22,6 +22,9 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+# Append -> applied: fine around the 250 ms freshness target the alert rules compare with.
+FRESHNESS_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.25, 0.5,
+                     1.0, 2.5, 5.0, 10.0, 30.0, 60.0)  # fmt: skip
 
 EVENTS_RECEIVED = Counter(
     "coelho_events_received", "Learn requests carrying a valid event", ["domain"]
@@ -39,6 +42,24 @@ LEARN_SECONDS = Histogram(
 )  # fmt: skip
 DEAD_LETTERS = Counter("coelho_dead_letters", "Events received by the dead-letter sink", ["domain"])
 
+# A predict replica's live model (coelho.replica).
+FRESHNESS = Histogram(
+    "coelho_live_freshness_seconds", "Log append -> in the live model of this replica, per entry",
+    ["domain"], buckets=FRESHNESS_BUCKETS,
+)  # fmt: skip
+LAG_EVENTS = Gauge(
+    "coelho_live_lag_events", "Log entries read but not yet in the live model (NaN: unknown)",
+    ["domain"],
+)  # fmt: skip
+LAG_SECONDS = Gauge(
+    "coelho_live_lag_seconds", "Age of the oldest log entry not yet in the live model",
+    ["domain"],
+)  # fmt: skip
+FOLLOWS_LOG = Gauge(
+    "coelho_live_follows_log", "1 while the live model applies the log, 0 on checkpoint reloads",
+    ["domain"],
+)  # fmt: skip
+
 WRITER = CollectorRegistry()
 EVENTS_LEARNED = Counter(
     "coelho_events_learned", "Events applied to the model by this writer", ["domain"],
@@ -47,6 +68,10 @@ EVENTS_LEARNED = Counter(
 APPLY_ERRORS = Counter(
     "coelho_apply_errors", "Log entries the model raised on (skipped, dead-lettered)", ["domain"],
     registry=WRITER,
+)  # fmt: skip
+APPLY_LAG = Histogram(
+    "coelho_writer_apply_lag_seconds", "Log append -> applied by the writer, per entry",
+    ["domain"], buckets=FRESHNESS_BUCKETS, registry=WRITER,
 )  # fmt: skip
 LOG_LAG = Gauge(
     "coelho_log_lag_events", "Appended but not yet applied events", ["domain"], registry=WRITER

@@ -2,12 +2,16 @@
 
 Same seeded events for every pipeline of a domain; reported: the domain's headline metric
 (and a second one) after all events, learned events/s in process, checkpoint size. This is
-the table the README's "Choosing the default model" section quotes.
+the table the README's "Choosing the default model" section quotes. ``replica_us`` is what a predict
+replica pays to apply one log entry (median thread CPU time of ``learn(score=False)`` on the
+model as a replica loads it, over the next ``REPLICA_EVENTS`` events): the figure its
+``COELHO_PREDICT_FOLLOW_MAX_US`` limit (250 us) is compared with (coelho.replica).
 """
 
 from __future__ import annotations
 
 import itertools
+import statistics
 import sys
 import time
 from datetime import UTC, datetime
@@ -15,16 +19,32 @@ from typing import Any
 
 from coelho.domains import REGISTRY
 from coelho.learning import OnlineModel
-from coelho.state.checkpoint import dumps
+from coelho.lightload import loads_for_serving
+from coelho.state.checkpoint import dumps, sign
 
 START = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)
 SECOND_METRIC = {"tfd": "FBeta", "eta": "R2", "ecci": "n_clusters"}
+REPLICA_EVENTS = 300
+
+
+def replica_cost_us(model: OnlineModel, events: list[dict[str, Any]]) -> float:
+    """Median thread CPU time (us) of one ``learn(score=False)`` on a replica's copy."""
+    blob = dumps(model)
+    replica = loads_for_serving(blob, sign(blob, b"bench"), b"bench", "bench")
+    costs = []
+    for event in events:
+        started = time.thread_time_ns()
+        replica.learn(event, None, score=False)
+        costs.append(time.thread_time_ns() - started)
+    return statistics.median(costs) / 1000
 
 
 def compare(n: int) -> dict[str, dict[str, dict[str, Any]]]:
     results: dict[str, dict[str, dict[str, Any]]] = {}
     for key, domain in REGISTRY.items():
-        events = list(itertools.islice(domain.produce(seed=7, start=START), n))
+        stream = domain.produce(seed=7, start=START)
+        events = list(itertools.islice(stream, n))
+        tail = list(itertools.islice(stream, REPLICA_EVENTS))
         results[key] = {}
         for name in domain.models:
             model = OnlineModel.create(key, name)
@@ -39,6 +59,7 @@ def compare(n: int) -> dict[str, dict[str, dict[str, Any]]]:
                 SECOND_METRIC[key]: round(values.get(SECOND_METRIC[key], float("nan")), 4),
                 "learn_eps": round(n / elapsed, 1),
                 "state_bytes": len(dumps(model)),
+                "replica_us": round(replica_cost_us(model, tail), 1),
                 "default": name == domain.default_model,
             }
             results[key][name] = row
@@ -48,17 +69,17 @@ def compare(n: int) -> dict[str, dict[str, dict[str, Any]]]:
 
 def table(results: dict[str, dict[str, dict[str, Any]]]) -> str:
     lines = [
-        "| domain | model | quality | learn ev/s | state | default |",
-        "|---|---|---|---|---|---|",
+        "| domain | model | quality | learn ev/s | replica µs/event | state | default |",
+        "|---|---|---|---|---|---|---|",
     ]
     for key, models in results.items():
         for name, row in models.items():
             quality = ", ".join(
                 f"{k} {v}" for k, v in row.items()
-                if k not in ("events", "learn_eps", "state_bytes", "default")
+                if k not in ("events", "learn_eps", "state_bytes", "default", "replica_us")
             )  # fmt: skip
             lines.append(
-                f"| {key} | {name} | {quality} | {row['learn_eps']:,} | "
+                f"| {key} | {name} | {quality} | {row['learn_eps']:,} | {row['replica_us']:,} | "
                 f"{row['state_bytes'] / 1024:,.0f} KiB | {'yes' if row['default'] else ''} |"
             )
     return "\n".join(lines)

@@ -144,6 +144,7 @@ def test_brw003_predict_shows_the_predict_functions_answer(
                        timeout=30, what=f"the ECCI {chart} chart")  # fmt: skip
     info = dom.text(driver, ids.part(page, ids.MODEL_INFO))
     assert "live" in info and str(answer["model"]["version"]) in info
+    assert "behind the log" in info  # the live model's lag, in events and milliseconds
     dom.settle(driver, 1.5)
     driver.save_screenshot(str(screenshots / f"{page}.png"))
     assert dom.console_errors(driver) == []

@@ -174,6 +174,20 @@ def test_model_info_describes_the_model_that_answered() -> None:
     assert "COELHO_MLFLOW_URL" in text  # registry facts need MLflow: said so, not hidden
 
 
+def test_model_info_shows_how_far_the_live_model_was_behind_the_log() -> None:
+    from dash_app.components import model_panel
+
+    answered = {"source": "live", "version": 4, "model": "logreg", "events_learned": 5000,
+                "updated_at": "2026-01-02T03:04:05+00:00", "position": "1767323045000-0",
+                "lag_events": 3, "lag_ms": 17.2, "refresh": "log"}  # fmt: skip
+    result = {"model": "live", "response": {"model": answered}}
+    text = text_of(model_panel.describe(DashConfig(), "tfd", "live", result))
+    assert "lag" in text and "3 events · 17 ms behind the log" in text
+    answered |= {"lag_events": 0, "lag_ms": 0.0, "refresh": "checkpoint"}
+    text = text_of(model_panel.describe(DashConfig(), "tfd", "live", result))
+    assert "0 events · 0 ms behind the log · checkpoint reloads" in text
+
+
 def test_an_unexpected_callback_failure_is_said_in_the_page() -> None:
     from dash._callback_context import context_value
     from dash._utils import AttributeDict

@@ -151,6 +151,30 @@ def test_predict_without_an_address_names_the_variable() -> None:
     assert problem is not None and "COELHO_URL_PREDICT_ETA" in problem.message
 
 
+@pytest.mark.parametrize(
+    ("model", "expected"),
+    [
+        ({"source": "live", "lag_events": 0, "lag_ms": 0.0, "refresh": "log"},
+         "0 events · 0 ms behind the log"),
+        ({"lag_events": 1, "lag_ms": 1234.5, "refresh": "log"},
+         "1 event · 1,234 ms behind the log"),
+        ({"lag_events": 40, "lag_ms": 800.0, "refresh": "checkpoint"},
+         "40 events · 800 ms behind the log · checkpoint reloads"),
+        ({"lag_events": None, "lag_ms": None, "refresh": "log"},
+         "unknown (the replica has not read the log lately)"),
+        ({"lag_events": "many", "lag_ms": 3, "refresh": "log"},
+         "unknown (the replica has not read the log lately)"),
+    ],
+)  # fmt: skip
+def test_live_lag_is_read_from_the_answer(model: dict[str, Any], expected: str) -> None:
+    lag = predict.live_lag(model)
+    assert lag is not None and lag.text() == expected
+
+
+def test_answers_without_lag_have_none() -> None:
+    assert predict.live_lag({"source": "champion", "version": 3}) is None
+
+
 # -- health -----------------------------------------------------------------------------------
 
 

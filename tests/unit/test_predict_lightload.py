@@ -30,7 +30,11 @@ blob = Path(sys.argv[1]).read_bytes()
 model = loads_for_serving(blob, sys.argv[2], b"k", "test")
 event = get(sys.argv[3]).validate_request(next(get(sys.argv[3]).produce(seed=5)))
 answer = model.predict(event)
-print(json.dumps({"answer": answer, "metrics": "river.metrics" in sys.modules,
+tail = get(sys.argv[3]).produce(seed=6)
+for _ in range(50):  # what a replica does with the log after its checkpoint
+    model.learn(next(tail), None, score=False)
+print(json.dumps({"answer": answer, "after_tail": model.predict(event),
+                  "learned": model.events_learned, "metrics": "river.metrics" in sys.modules,
                   "mlflow": "mlflow" in sys.modules}))
 """
 
@@ -50,6 +54,11 @@ def test_a_fresh_predict_process_never_imports_metrics_or_mlflow(
     assert result["metrics"] is False and result["mlflow"] is False
     event = get(domain).validate_request(next(get(domain).produce(seed=5)))
     assert same_prediction(result["answer"], model.predict(event))
+    tail = get(domain).produce(seed=6)
+    for _ in range(50):  # the writer's path: scored, metrics updated
+        model.learn(next(tail))
+    assert result["learned"] == model.events_learned == 350
+    assert same_prediction(result["after_tail"], model.predict(event))
 
 
 def test_metrics_become_placeholders_and_the_pipeline_is_untouched() -> None:

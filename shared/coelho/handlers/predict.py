@@ -20,14 +20,8 @@ from flask import Request
 from coelho import domains
 from coelho.errors import CoelhoError, InvalidEvent
 from coelho.handlers.http import Response, error_response, json_response, route
-from coelho.serving import (
-    PREDICT_LATENCY,
-    PREDICT_REQUESTS,
-    LiveSource,
-    RegistrySource,
-    Selector,
-    Served,
-)
+from coelho.replica import LiveReplica
+from coelho.serving import PREDICT_LATENCY, PREDICT_REQUESTS, RegistrySource, Selector, Served
 from coelho.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -44,7 +38,7 @@ class PredictService:
         self.client = redis.Redis.from_url(
             self.settings.redis_url, socket_connect_timeout=2, socket_timeout=5
         )
-        self.live = LiveSource(self.client, self.domain.key, self.settings.state_key)
+        self.live = LiveReplica(self.client, self.domain.key, self.settings)
         self.registry = RegistrySource(self.domain.key, self.settings.state_key)
 
     def warm(self) -> None:
@@ -80,12 +74,10 @@ class PredictService:
             selector = self.selector(request)
             label = selector.label
             event = self.domain.validate_request(_body(request))
-            served = self.source(selector)
-            answer = served.predict(event)
+            answer = self.source(selector).answer(event)
         except CoelhoError as exc:
             response = error_response(exc)
         else:
-            answer["model"] = served.describe()
             response = json_response(answer)
         PREDICT_REQUESTS.labels(self.domain.key, label, str(response[1])).inc()
         PREDICT_LATENCY.labels(self.domain.key, label).observe(time.perf_counter() - started)

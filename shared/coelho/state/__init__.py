@@ -22,8 +22,10 @@ Why not "load blob, learn, save blob" per event: forest pickles reach 15 MB afte
    coelho.lakehouse).
    A new writer loads the checkpoint, verifies the tag *before* unpickling, and replays the log
    after the stored position.
-4. **Readers** (predict functions, the dashboard) read the checkpoint version and reload only when
-   it moved; the version only grows.
+4. **Readers** (the dashboard, snapshots) read the checkpoint version and reload only when it
+   moved; the version only grows. Predict replicas also apply the log after their checkpoint,
+   re-basing on every new one (``coelho.replica``), so a prediction lags the stream by
+   milliseconds rather than a checkpoint interval.
 
 Invariants (each has a test): every acknowledged event is in the log or covered by a checkpoint;
 a log entry is applied at most once per model lineage, because a checkpoint atomically records

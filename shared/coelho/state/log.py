@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,6 +57,10 @@ class LogEntry:
     source: str
     event_id: str
     position: tuple[str, int, int] | None
+
+    def age(self, now: float | None = None) -> float:
+        """Seconds since the append (the id's millisecond part is Redis's clock at XADD)."""
+        return max(0.0, (time.time() if now is None else now) - appended_at(self.entry_id))
 
 
 class EventLog:
@@ -139,6 +144,15 @@ class EventLog:
         info = self.client.xinfo_stream(self.keys.log) if self.client.exists(self.keys.log) else {}
         last = info.get("last-generated-id", b"0-0") if info else b"0-0"
         return last.decode() if isinstance(last, bytes) else str(last)
+
+
+def appended_at(entry_id: str) -> float:
+    """The unix time a stream id was generated at (``XADD *`` ids are ``<ms>-<seq>``).
+
+    >>> appended_at("1700000000123-4")
+    1700000000.123
+    """
+    return int(entry_id.split("-", 1)[0]) / 1000
 
 
 def _entry(entry_id: bytes, fields: dict[bytes, bytes]) -> LogEntry:

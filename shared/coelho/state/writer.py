@@ -94,6 +94,7 @@ class DomainWriter:
         self._last_history = 0.0
         self._last_stats = 0.0
         self._dirty = False
+        self._apply_lag = 0.0
         self._renewed_at = 0.0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -225,6 +226,8 @@ class DomainWriter:
         try:
             self.model.learn(entry.event, entry.position)
             telemetry.EVENTS_LEARNED.labels(self.domain).inc()
+            self._apply_lag = entry.age()
+            telemetry.APPLY_LAG.labels(self.domain).observe(self._apply_lag)
         except Exception as exc:  # noqa: BLE001 - one poisonous entry must not stop the domain
             telemetry.APPLY_ERRORS.labels(self.domain).inc()
             log.exception("writer %s: entry %s failed", self.domain, entry.entry_id)
@@ -274,6 +277,7 @@ class DomainWriter:
             "model": self.model.model_name,
             "position": self.position,
             "lag": lag,
+            "lag_ms": round(self._apply_lag * 1000, 1),  # append -> applied, last entry
             "updated_at": now,
         }
         args = [self.token, *(v for kv in fields.items() for v in kv), history]
