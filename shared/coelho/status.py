@@ -28,6 +28,7 @@ def domain_status(client: redis.Redis, domain: str) -> dict[str, Any]:
         "metrics": json.loads(stats.get("metrics", "{}")),
         "offsets": json.loads(stats.get("offsets", "{}")),
         "updated_at": float(stats.get("updated_at", 0.0)),
+        "health": json.loads(stats.get("health", '{"state": "ok"}')),
     }
 
 

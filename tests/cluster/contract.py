@@ -21,11 +21,14 @@ METRICS: dict[str, frozenset[str]] = {
     "coelho_checkpoint_bytes": frozenset({"domain"}),
     "coelho_prequential_metric": frozenset({"domain", "metric"}),
     "coelho_is_writer": frozenset({"domain"}),
+    "coelho_model_health": frozenset({"domain", "state"}),
+    "coelho_guard_predictions_total": frozenset({"domain", "verdict"}),
     "coelho_dead_letters_total": frozenset({"domain"}),
     "coelho_predict_requests_total": frozenset({"domain", "source", "code"}),
     "coelho_predict_latency_seconds_bucket": frozenset({"domain", "source", "le"}),
     "coelho_model_version_served": frozenset({"domain", "source"}),
     "coelho_model_reloads_total": frozenset({"domain"}),
+    "coelho_predict_fallbacks_total": frozenset({"domain", "state"}),
     "coelho_snapshots_total": frozenset({"domain", "outcome"}),
     "coelho_snapshot_last_success_timestamp_seconds": frozenset({"domain"}),
 }
@@ -47,6 +50,8 @@ FAMILIES_BY_KIND: dict[str, set[str]] = {
         "coelho_checkpoint_bytes",
         "coelho_prequential_metric",
         "coelho_is_writer",
+        "coelho_model_health",
+        "coelho_guard_predictions",
     },
     "dead-letters": {"coelho_dead_letters"},
     "predict": {
@@ -54,6 +59,7 @@ FAMILIES_BY_KIND: dict[str, set[str]] = {
         "coelho_predict_latency_seconds",
         "coelho_model_version_served",
         "coelho_model_reloads",
+        "coelho_predict_fallbacks",
     },
     "snapshot": {"coelho_snapshots", "coelho_snapshot_last_success_timestamp_seconds"},
 }

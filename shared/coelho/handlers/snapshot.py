@@ -3,7 +3,9 @@
 Per domain: read the checkpoint version from Redis (one HMGET); if it moved since the last
 snapshot, load the checkpoint (verified), log an MLflow run with the model, register a new
 version of ``<domain>-river`` and apply the promotion policy (``coelho.registry``). Snapshots
-read the checkpoint, never the writer, so they never block learning.
+read the checkpoint, never the writer, so they never block learning. A state the guard found
+unhealthy is registered with a ``coelho.health`` tag saying so and never promoted; the
+champion's metrics are left in the domain's snapshot hash for the writer's guard.
 
 The tick is answered 202 at once and the work runs in one background thread per process;
 ticks arriving meanwhile are coalesced into one more pass. ``POST /?wait=1`` runs the pass in
@@ -175,15 +177,18 @@ class SnapshotService:
         checkpoint = CheckpointStore(self.client, domain, self.settings.state_key).load()
         if checkpoint is None:
             return {"status": "no-state"}
-        info = registry.publish(domain, checkpoint.model, checkpoint.version,
-                                checkpoint.saved_at, self.settings.state_key)  # fmt: skip
+        info = registry.publish(domain, checkpoint.model, checkpoint.version, checkpoint.saved_at,
+                                self.settings.state_key, checkpoint.position)  # fmt: skip
         promoted, reason = registry.consider(domain, info)
         self._mark(keys, checkpoint.version, info.version, info.run_id)
+        champion = info if promoted else registry.champion(domain)
+        if champion is not None:
+            self.client.hset(keys.snapshot, "champion_metrics", json.dumps(champion.metrics))
         log.info("snapshot %s: state v%d -> %s v%d (%s)", domain, checkpoint.version,
                  info.version, info.version, reason)  # fmt: skip
         return {"status": "registered", "version": info.version, "run_id": info.run_id,
                 "state_version": checkpoint.version, "events_learned": info.events_learned,
-                "promoted": promoted, "reason": reason}  # fmt: skip
+                "health": info.health, "promoted": promoted, "reason": reason}  # fmt: skip
 
     def _mark(self, keys: Keys, state_version: int, version: int, run_id: str) -> None:
         self.client.hset(keys.snapshot, mapping={

@@ -44,8 +44,9 @@ def domains_table(domains: Mapping[str, Mapping[str, Any]]) -> str:
                 str(info.get("duplicates_skipped", 0)),
                 str(info.get("dead_lettered", 0)),
                 str(info.get("state_version", 0)),
+                (info.get("health") or {}).get("state", "ok"),
                 metrics or "-",
             )
         )
-    headers = ("domain", "learned", "duplicates", "dead-lettered", "version", "metrics")
+    headers = ("domain", "learned", "duplicates", "dead-lettered", "version", "health", "metrics")
     return table(rows, headers)
