@@ -157,14 +157,60 @@ def _bursts(domain: str, blocks: list[list[Event]], rng: random.Random) -> list[
     return out
 
 
-def evaluate(domain: str, model_name: str | None, events: list[Event]) -> tuple[Any, list[Any]]:
-    """Learn ``events`` prequentially; return the model and each event's prediction (before
-    it was learned): seconds for regression, P(positive) for binary, the cluster otherwise."""
+@dataclass(frozen=True)
+class Run:
+    """One pipeline learning one order of a stress stream (prequentially)."""
+
+    model: Any
+    predictions: list[float]  # raw prediction for each event, made before learning it
+    clusters: list[int]  # clustering: number of clusters every ``CLUSTER_EVERY`` events
+
+
+CLUSTER_EVERY = 500
+
+
+def learn(domain: str, model_name: str | None, events: list[Event], metrics: bool = False) -> Run:
+    """Learn ``events`` in order through ``OnlineModel`` (the writer's code path). Metrics are
+    left out unless asked for: the tests compute their rolling windows themselves, and River's
+    metrics would triple the time."""
     from coelho.learning import OnlineModel
 
-    model = OnlineModel.create(domain, model_name)
-    predictions = []
-    for event in events:
+    if metrics:
+        model = OnlineModel.create(domain, model_name)
+    else:
+        spec = get(domain).model(model_name)
+        model = OnlineModel(domain, spec.name, spec.build(), {})
+    predictions: list[float] = []
+    clusters: list[int] = []
+    clustering = get(domain).task == "clustering"
+    for i, event in enumerate(events, 1):
         model.learn(event)
-        predictions.append(model.last_prediction)
-    return model, predictions
+        if clustering:
+            if i % CLUSTER_EVERY == 0:
+                model.pipeline.predict_one(get(domain).features(event))  # re-cluster
+                clusters.append(int(model._clusterer().n_clusters))
+        else:
+            predictions.append(model.last_prediction)
+    return Run(model, predictions, clusters)
+
+
+def paired(stress: Stress, shuffled: list[float]) -> tuple[list[int], list[float]]:
+    """Align the shuffled run's predictions with the stress order.
+
+    Returns the positions (in stress order) where both runs had already learned at least
+    ``stress.calm`` events, and the shuffled run's prediction for each stress event."""
+    where = {id(e): i for i, e in enumerate(stress.shuffled)}
+    aligned = [shuffled[where[id(e)]] for e in stress.events]
+    keep = [i for i, e in enumerate(stress.events)
+            if i >= stress.calm and where[id(e)] >= stress.calm]  # fmt: skip
+    return keep, aligned
+
+
+def rolling(values: list[float], window: int) -> list[float]:
+    """Means of every ``window`` consecutive values (River's ``utils.Rolling`` of a mean)."""
+    total = sum(values[:window])
+    out = [total / window]
+    for i in range(window, len(values)):
+        total += values[i] - values[i - window]
+        out.append(total / window)
+    return out
