@@ -10,6 +10,7 @@ log after it, each entry once: the live model ends equal to plain River fed the 
 from __future__ import annotations
 
 import itertools
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -59,6 +60,12 @@ def learned(client: redis.Redis) -> int:
     return int(raw) if raw is not None else -1
 
 
+def health(client: redis.Redis, state: str) -> dict[str, Any] | None:
+    """The guard state the writer published, if it is ``state``."""
+    found = domain_status(client, "eta")["health"]
+    return found if found["state"] == state else None
+
+
 def metric(base: str, line_start: str) -> float:
     for line in requests.get(f"{base}/metrics", timeout=10).text.splitlines():
         if line.startswith(line_start):
@@ -101,12 +108,10 @@ def test_guard_falls_back_to_the_champion_and_reset_restores_the_live_model(
     assert installed.replay == "log" and installed.state_version > current.version
     for i, event in enumerate(events[N:], N):
         assert deliver([learn], "eta", i, event, deadline) == 202
-    health = wait_until("diverged", lambda: (domain_status(redis_client, "eta")["health"]
-                                             if domain_status(redis_client, "eta")["health"]
-                                             ["state"] == "diverged" else None))  # fmt: skip
-    assert "physical range" in health["reason"] or "not finite" in health["reason"]
-    wait_until("diverged in Prometheus", lambda: metric(
-        learn, 'coelho_model_health{domain="eta",state="diverged"}') == 1.0, timeout=10)  # fmt: skip
+    verdict = wait_until("diverged", lambda: health(redis_client, "diverged"))
+    assert "physical range" in verdict["reason"] or "not finite" in verdict["reason"]
+    diverged = 'coelho_model_health{domain="eta",state="diverged"}'
+    wait_until("diverged in Prometheus", lambda: metric(learn, diverged) == 1.0, timeout=10)
     assert metric(learn, 'coelho_guard_predictions_total{domain="eta",verdict="far_out"}') > 0
 
     # 3. Live predictions come from the champion, and say so.
@@ -135,10 +140,13 @@ def test_guard_falls_back_to_the_champion_and_reset_restores_the_live_model(
     # 5. ``coelho reset eta`` (to the champion) restores the live model: the writer replays the
     # log after version 1's position, each entry once.
     assert main(["reset", "eta"]) == 0
-    wait_until("replayed", lambda: (learned(redis_client) == N + M
-                                    and checkpoint(redis_client).model.health.state == "ok"))  # fmt: skip
-    wait_until("ok in the stats", lambda: domain_status(redis_client, "eta")["health"]["state"]
-               == "ok")  # fmt: skip
+    wait_until(
+        "replayed",
+        lambda: (
+            learned(redis_client) == N + M and checkpoint(redis_client).model.health.state == "ok"
+        ),
+    )
+    wait_until("ok in the stats", lambda: health(redis_client, "ok"))
     restored = checkpoint(redis_client).model
     entries = EventLog(redis_client, "eta", 60).entries()
     assert len(entries) == N + M
@@ -158,3 +166,92 @@ def test_guard_falls_back_to_the_champion_and_reset_restores_the_live_model(
                            {"eta_seconds": reference.predict(request)["eta_seconds"]})  # fmt: skip
     wait_until("ok in Prometheus", lambda: metric(
         learn, 'coelho_model_health{domain="eta",state="ok"}') == 1.0, timeout=10)  # fmt: skip
+
+
+def test_reset_replays_from_kafka_when_the_log_no_longer_reaches_back(
+    kafka_bootstrap: str,
+    redis_url: str,
+    redis_client: redis.Redis,
+    serve_function: Any,
+    spawn_function: Any,
+    mlflow_server: str,
+    registry: Any,
+    tmp_path: Path,
+) -> None:
+    """The Kafka path of ``coelho.reset``: the source is paused, the dedupe markers dropped,
+    and the emulator re-delivers the topic from the version's offsets. One partition, so the
+    order of all records is total and "the same model" is well defined (as in recovery)."""
+    import uuid
+
+    from kafka import KafkaProducer
+
+    from coelho.eventing import Emulator
+    from coelho.eventing.__main__ import replay_requests
+    from coelho.registry import shared, version_info
+    from coelho.serving import Selector
+    from coelho.stack.kafka import ensure_topics
+    from tests.helpers import rewrite_manifests
+
+    eta = get("eta")
+    run = uuid.uuid4().hex[:8]
+    topic = f"{eta.topic}-{run}"
+    ensure_topics(kafka_bootstrap, [topic], partitions=1)
+    env = {"MLFLOW_TRACKING_URI": mlflow_server}
+    services = {
+        "learn-eta": serve_function("learn-eta", {**FAST, **env}),
+        "dead-letters": serve_function("dead-letters"),
+        "learn-tfd": "http://127.0.0.1:9", "learn-ecci": "http://127.0.0.1:9",
+    }  # fmt: skip
+    snapshot = spawn_function("snapshot", env, ready="/health/readiness")
+    manifests = rewrite_manifests(
+        tmp_path / "eventing", group_suffix=run, topics={eta.topic: topic}, only_sources={"eta"}
+    )
+    stream = list(itertools.islice(eta.produce(seed=8, start=WEDNESDAY), N + M))
+
+    def send(events: list[dict[str, Any]]) -> None:
+        producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+        for event in events:
+            producer.send(topic, json.dumps(event).encode(), key=event["trip_id"].encode(),
+                          partition=0, headers=[("content-type", b"application/json")])  # fmt: skip
+        producer.flush()
+        producer.close()
+
+    emulator = Emulator(manifests, kafka_bootstrap, services, commit_interval=0.2,
+                        replays=replay_requests(redis_url)).start()  # fmt: skip
+    try:
+        send(stream[:N])
+        wait_until(f"{N} learned", lambda: learned(redis_client) == N)
+        first = tick(snapshot, ["eta"]).json()["eta"]
+        assert (first["status"], first["version"]) == ("registered", 1)
+        send(stream[N:])
+        wait_until(f"{N + M} learned", lambda: learned(redis_client) == N + M)
+        uninterrupted = checkpoint(redis_client).model
+        # The log no longer reaches back to version 1 (as with a short COELHO_LOG_RETENTION).
+        redis_client.xtrim(Keys("eta").log, maxlen=10)
+        registry_ = shared(mlflow_server)
+        found = registry_.resolve("eta", Selector("version", 1))
+        info = version_info(found)
+        result = reset(
+            redis_client, "eta", registry_.load(found, TEST_STATE_KEY.encode()), 1,
+            info.position, TEST_STATE_KEY.encode(), log_retention=100_000,
+            pause=lambda: None if emulator.pause("eta", wait=30) else pytest.fail("not idle"),
+            resume=lambda: emulator.resume("eta"),
+        )  # fmt: skip
+        assert result.replay == "kafka", result
+        assert result.replay_from["offsets"] == {topic: {"0": N}}
+        assert result.replay_from["dedupe_markers_dropped"] >= M
+        wait_until("replayed", lambda: learned(redis_client) == N + M and not (
+            redis_client.exists(f"coelho:replay:{topic}")))  # fmt: skip
+    finally:
+        emulator.stop()
+    recovered = checkpoint(redis_client).model
+    assert recovered.events_learned == N + M
+    assert recovered.offsets == uninterrupted.offsets == {topic: {0: N + M - 1}}
+    reference = OnlineModel.create("eta")
+    for offset, event in enumerate(stream):
+        reference.learn(eta.validate(event), (topic, 0, offset))
+    for probe in itertools.islice(eta.produce(seed=99), 20):
+        probe = eta.validate_request(probe)
+        assert same_prediction(recovered.predict(probe), uninterrupted.predict(probe))
+        assert same_prediction(recovered.predict(probe), reference.predict(probe))
+    assert recovered.metric_values() == pytest.approx(reference.metric_values())

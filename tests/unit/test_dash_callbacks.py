@@ -188,8 +188,13 @@ def test_model_info_says_when_the_champion_answered_for_an_unhealthy_live_model(
     }  # fmt: skip
     text = text_of(model_panel.describe(DashConfig(), "eta", "live", result))
     assert "answered by the champion" in text and "version 41" in text and "diverged" in text
-    status = {"model": "linear", "state_version": 41, "events_learned": 1500, "updated_at": 0,
-              "health": {"state": "diverged", "reason": "far outside the physical range"}}
+    status = {
+        "model": "linear",
+        "state_version": 41,
+        "events_learned": 1500,
+        "updated_at": 0,
+        "health": {"state": "diverged", "reason": "far outside the physical range"},
+    }
     monkeypatch.setattr(model_panel.state, "status", lambda cfg, page: status)
     text = text_of(model_panel.describe(DashConfig(), "eta", "live", None))
     assert "diverged : far outside the physical range" in text and "coelho reset" in text

@@ -80,11 +80,13 @@ def test_the_guard_fires_on_an_injected_learning_rate() -> None:
     model, events = eta_model(500)
     assert model.health.state == "ok"
     diverging(model)
-    for n, event in enumerate(itertools.islice(events, 50), 1):
+    learned = 0
+    for event in itertools.islice(events, 50):
         model.learn(event)
+        learned += 1
         if model.health.state != "ok":
             break
-    assert model.health.state == "diverged" and n <= 10, (n, model.health.describe())
+    assert model.health.state == "diverged" and learned <= 10, model.health.describe()
     assert model.health.totals["far_out"] >= 1
     with pytest.raises(ModelDiverged, match="far outside its physical range|not finite"):
         model.predict(get("eta").validate_request(next(events)))
@@ -147,8 +149,8 @@ def test_a_healthy_live_model_answers_itself() -> None:
 def test_unhealthy_versions_are_never_promoted() -> None:
     from coelho.registry import Registry, VersionInfo
 
-    healthy = VersionInfo(2, (), 0.0, "r", {"coelho.events_learned": "900",
-                                              "coelho.metrics": '{"RollingMAE": 500.0}'})  # fmt: skip
+    tags = {"coelho.events_learned": "900", "coelho.metrics": '{"RollingMAE": 500.0}'}
+    healthy = VersionInfo(2, (), 0.0, "r", tags)
     sick = VersionInfo(3, (), 0.0, "r", {**healthy.tags, "coelho.health": "diverged: 3 of ..."})
     assert healthy.healthy and not sick.healthy and sick.health.startswith("diverged")
     registry = Registry.__new__(Registry)  # consider() reads no server for an unhealthy one
@@ -160,10 +162,13 @@ def test_served_answers_stay_in_the_physical_range() -> None:
     """Extreme but valid requests (schema bounds) give finite answers within range."""
     model = trained("eta", 300)
     request = request_for("eta")
-    request["origin"], request["destination"] = {"lat": -90.0, "lon": -180.0}, {
-        "lat": 90.0,
-        "lon": 180.0,
-    }
+    request["origin"], request["destination"] = (
+        {"lat": -90.0, "lon": -180.0},
+        {
+            "lat": 90.0,
+            "lon": 180.0,
+        },
+    )
     seconds = model.predict(get("eta").validate_request(request))["eta_seconds"]
     assert 0.0 <= seconds <= 86_400.0
     fraud = trained("tfd", 300)

@@ -81,10 +81,11 @@ def test_eta_default_stays_within_its_bound_of_the_shuffled_stream(
     assert out <= ETA_MAX_OUT * len(first.predictions)
     keep, aligned = paired(stress, second.predictions)
     eta = get("eta")
-    truth = [eta.label(stress.events[i]) for i in keep]
-    mine = [abs(y - first.model._clamp(first.predictions[i])) for y, i in zip(truth, keep)]
-    theirs = [abs(y - first.model._clamp(aligned[i])) for y, i in zip(truth, keep)]
-    ratios = [a / b for a, b in zip(rolling(mine, ETA_WINDOW), rolling(theirs, ETA_WINDOW))]
+    clamp = first.model._clamp
+    mine = [abs(eta.label(stress.events[i]) - clamp(first.predictions[i])) for i in keep]
+    theirs = [abs(eta.label(stress.events[i]) - clamp(aligned[i])) for i in keep]
+    pairs = zip(rolling(mine, ETA_WINDOW), rolling(theirs, ETA_WINDOW), strict=True)
+    ratios = [a / b for a, b in pairs]
     assert max(ratios) <= ETA_MAX_WINDOW_RATIO, max(ratios)
     assert sum(mine) / sum(theirs) <= ETA_MAX_RATIO
 
