@@ -6,6 +6,7 @@ coelho produce DOMAIN --count N          send synthetic events to the stack's Ka
                  [--start ISO] [--time-scale X]   ... on a synthetic clock
 coelho status [--json]                   addresses and per-domain learning counters
 coelho invoke|models|promote|snapshot    predict and model registry (coelho.cli_models)
+coelho reset DOMAIN [--to VERSION]       restore a version, re-learn what followed (cli_reset)
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from coelho import cli_models
+from coelho import cli_models, cli_reset
 from coelho.stack.config import StackConfig
 from coelho.stack.control import NotRunning, detach, down, running_stack
 from coelho.stack.processes import StartupError
@@ -59,6 +60,7 @@ def parser() -> argparse.ArgumentParser:
     status = sub.add_parser("status", help="addresses and per-domain counters")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     cli_models.add_parsers(sub, _domains())
+    cli_reset.add_parser(sub, _domains())
     return top
 
 
@@ -140,7 +142,7 @@ def cmd_status(config: StackConfig, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"up": cmd_up, "down": cmd_down, "produce": cmd_produce, "status": cmd_status,
-            **cli_models.COMMANDS}  # fmt: skip
+            **cli_models.COMMANDS, **cli_reset.COMMANDS}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

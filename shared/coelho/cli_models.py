@@ -4,7 +4,6 @@ coelho invoke DOMAIN ['<json>'|-|@file] [--model live|champion|latest|N]   ask a
 coelho models DOMAIN                          registered versions, their metrics and aliases
 coelho promote DOMAIN VERSION                 move the champion alias (forced promotion)
 coelho snapshot [DOMAIN ...]                  take a snapshot now instead of waiting for the tick
-coelho reset DOMAIN [--to champion|latest|N]  restore a registered version, re-learn what followed
 
 Addresses come from the running stack (``<home>/stack.json``); without one, ``--url`` and
 ``MLFLOW_TRACKING_URI`` say where the predict function and MLflow are.
@@ -16,7 +15,6 @@ import argparse
 import json
 import os
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -24,7 +22,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from coelho.errors import CoelhoError, Refused
+from coelho.errors import CoelhoError
 from coelho.stack.config import StackConfig
 from coelho.stack.control import NotRunning, running_stack
 
@@ -48,14 +46,6 @@ def add_parsers(sub: Any, domains: list[str]) -> None:
     promote.add_argument("version", type=int)
     snapshot = sub.add_parser("snapshot", help="snapshot domains to MLflow now")
     snapshot.add_argument("domains", nargs="*", default=[], help=f"default: all of {domains}")
-    reset = sub.add_parser("reset", help="restore a registered version as the live state and "
-                           "replay the events after it (coelho.reset)")  # fmt: skip
-    reset.add_argument("domain", choices=domains)
-    reset.add_argument("--to", default="champion", help="champion (default) | latest | N")
-    reset.add_argument(
-        "--source-paused", action="store_true",
-        help="no local stack: the KafkaSource is already scaled to 0 (needed for a Kafka replay)",
-    )  # fmt: skip
 
 
 def _services(config: StackConfig) -> dict[str, str]:
@@ -182,85 +172,8 @@ def cmd_snapshot(config: StackConfig, args: argparse.Namespace) -> int:
     return 0 if status == 200 else 1
 
 
-def cmd_reset(config: StackConfig, args: argparse.Namespace) -> int:
-    import redis
-    from mlflow.exceptions import MlflowException
-
-    from coelho.registry import shared, version_info
-    from coelho.reset import reset
-    from coelho.serving import Selector
-    from coelho.settings import Settings
-
-    services, settings = _services(config), Settings.from_env()
-    raw_key = os.environ.get("COELHO_STATE_KEY") or (config.state_key() if services else None)
-    key = raw_key.encode() if raw_key else settings.state_key
-    client = redis.Redis.from_url(services.get("redis") or settings.redis_url)
-    pause, resume = _source_control(services.get("emulator"), args.domain, args.source_paused)
-    try:
-        registry = shared(_tracking_uri(config))
-        found = registry.resolve(args.domain, Selector.parse(args.to))
-        info = version_info(found)
-        if not info.healthy:
-            raise Refused(f"{args.domain} version {info.version} is unhealthy: {info.health}")
-        model = registry.load(found, key)
-        result = reset(client, args.domain, model, info.version, info.position, key,
-                       log_retention=settings.log_retention, pause=pause,
-                       resume=resume)  # fmt: skip
-    except MlflowException as exc:
-        print(f"coelho reset: {exc.message}", file=sys.stderr)
-        return 1
-    except CoelhoError as exc:
-        print(f"coelho reset: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        client.close()
-    print(json.dumps(vars(result), indent=2, sort_keys=True))
-    return 0
-
-
-def _source_control(emulator: str | None, domain: str, paused: bool) -> tuple[Any, Any]:
-    """Pause/resume of the domain's KafkaSource for a Kafka replay: the local emulator's
-    control endpoint, nothing when the operator paused it, else a refusal that says how."""
-    if paused:
-        return None, None
-    if not emulator:
-
-        def refuse() -> None:
-            raise Refused(
-                f"a Kafka replay needs the KafkaSource paused: `kubectl -n coelho scale "
-                f"kafkasource {domain} --replicas=0`, rerun with --source-paused, apply the "
-                "replay request as in the README (Recovery), then scale it back to 1"
-            )
-
-        return refuse, None
-    base = f"{emulator.rstrip('/')}/sources/{domain}"
-
-    def resume() -> None:
-        _post(f"{base}/resume", b"", {})
-
-    def pause() -> None:
-        _post(f"{base}/pause", b"", {})
-        for _ in range(600):  # up to 60 s for the records in flight to be delivered
-            if _idle(emulator, domain):
-                return
-            time.sleep(0.1)
-        resume()
-        raise Refused(f"the {domain} source did not go idle within 60 s; nothing was changed")
-
-    return pause, resume
-
-
-def _idle(emulator: str, domain: str) -> bool:
-    """The emulator's ``domain`` source has no record queued or in flight."""
-    with urllib.request.urlopen(f"{emulator.rstrip('/')}/status", timeout=10) as response:
-        sources = json.loads(response.read()).get("sources", {})
-    source = next((v for k, v in sources.items() if k.split("/")[-1] == domain), {})
-    parts = source.get("partitions", {}).values()
-    return all(not p.get("in_flight") and not p.get("queued") for p in parts)
-
-
 COMMANDS = {"invoke": cmd_invoke, "models": cmd_models, "promote": cmd_promote,
-            "snapshot": cmd_snapshot, "reset": cmd_reset}  # fmt: skip
+            "snapshot": cmd_snapshot}  # fmt: skip
 
 
 def registry_status(mlflow_url: str | None, domains: list[str]) -> dict[str, dict[str, Any]]:

@@ -30,7 +30,11 @@ resumes strictly after it, writes are fenced by the lease, and versions only gro
    installed checkpoint and replays.
 
 A version the guard marked unhealthy is refused (``Refused``): resetting to a diverged state
-would serve it again.
+would serve it again. The restored version re-learns with its *own* pipeline (hyper-parameters
+are part of the pickle); to re-learn everything with the pipeline configured now (a lineage
+started before a pipeline fix), reset to a fresh model (``--to scratch``): always the Kafka
+path, every partition from the beginning, so it is exact only while Kafka still retains the
+topic's first records.
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from typing import Any
 
 import redis
 
+from coelho.domains import get
 from coelho.errors import Refused
 from coelho.recovery import request_replay
 from coelho.state.checkpoint import CheckpointStore
@@ -106,7 +111,8 @@ def reset(
     keys = Keys(domain)
     store = CheckpointStore(client, domain, key, log_retention)
     via_log = log_covers(client, domain, position)
-    if not via_log and not model.offsets:
+    offsets = model.offsets or ({get(domain).topic: {}} if model.events_learned == 0 else None)
+    if not via_log and not offsets:
         raise Refused(
             f"{domain} version {version} cannot be replayed: the log no longer holds the events "
             "after it and it covers no Kafka offsets; choose a newer version"
@@ -125,7 +131,7 @@ def reset(
             at = client.xrevrange(keys.log, count=1)
             at = at[0][0].decode() if at else client.hget(keys.checkpoint, "position") or "0-0"
             at = at.decode() if isinstance(at, bytes) else at
-            replay_from = {"offsets": request_replay(client, model.offsets, domain),
+            replay_from = {"offsets": request_replay(client, offsets, domain),
                            "dedupe_markers_dropped": dropped}  # fmt: skip
         state_version = store.save(model, at, model.events_learned, token)
         if state_version is None:
