@@ -137,3 +137,29 @@ def state_of(model: Any) -> tuple[str, str | None]:
     if health is None:
         return OK, None
     return health.state, health.reason
+
+
+PROBES = 20
+
+
+def verdict(model: Any) -> tuple[str, str | None]:
+    """``state_of`` plus a smoke test, for decisions that outlive the moment (registering,
+    promoting): the model must answer ``PROBES`` requests of the domain's own generator
+    sanely. It catches what the window cannot see: a model that diverged and then learned
+    nothing, or a checkpoint pickled before the guard existed."""
+    state, reason = state_of(model)
+    if state != OK or not hasattr(model, "predict"):
+        return state, reason
+    from coelho.domains import get
+    from coelho.errors import ModelDiverged
+
+    domain = get(model.domain)
+    if domain.guard.prediction_range is None:
+        return OK, None  # nothing to check an answer against (and DBSTREAM's predict mutates)
+    generator = domain.generate(seed=0)
+    for _ in range(PROBES):
+        try:
+            model.predict(domain.validate_request(generator.next_event()))
+        except ModelDiverged as exc:
+            return DIVERGED, f"a probe request: {exc}"
+    return OK, None

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 from coelho.domains import get
 from coelho.errors import ModelNotReady, Refused
-from coelho.guard import OK, state_of
+from coelho.guard import OK, verdict
 from coelho.promotion import decide, min_events, promotion_metric
 from coelho.state.checkpoint import dumps, sign
 
@@ -186,7 +186,7 @@ class Registry:
                 f"{TAG}events_learned": str(model.events_learned),
                 f"{TAG}model": model.model_name, f"{TAG}saved_at": f"{saved_at:.3f}",
                 f"{TAG}offsets": json.dumps(offsets, sort_keys=True)}  # fmt: skip
-        state, reason = state_of(model)
+        state, reason = verdict(model)
         tags[f"{TAG}health"] = OK if state == OK else f"{state}: {reason}"[:4000]
         if position is not None:
             tags[f"{TAG}position"] = position

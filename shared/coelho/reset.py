@@ -136,6 +136,12 @@ def reset(
         state_version = store.save(model, at, model.events_learned, token)
         if state_version is None:
             raise Refused(f"{domain}: the lease was taken while resetting; nothing was changed")
+        # A new lineage: the snapshot function must register it even where its event count
+        # matches the newest registered version's.
+        client.hset(keys.snapshot, "reset", state_version)
+        # The lag (appended - learned) of the new lineage: what it still has to learn.
+        pending = len(client.xrange(keys.log, min=f"({at}")) if via_log else 0
+        client.hset(keys.counters, "appended", model.events_learned + pending)
     finally:
         release(keys=[keys.lease], args=[token])
         if not via_log and resume is not None:

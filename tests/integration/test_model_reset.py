@@ -164,6 +164,10 @@ def test_guard_falls_back_to_the_champion_and_reset_restores_the_live_model(
     assert "fallback" not in answer["model"]
     assert same_prediction({"eta_seconds": answer["eta_seconds"]},
                            {"eta_seconds": reference.predict(request)["eta_seconds"]})  # fmt: skip
+    assert domain_status(redis_client, "eta")["lag"] == 0
+    # The new lineage is registered although its event count equals version 2's.
+    third = tick(snapshot, ["eta"]).json()["eta"]
+    assert (third["status"], third["version"], third["health"]) == ("registered", 3, "ok")
     wait_until("ok in Prometheus", lambda: metric(
         learn, 'coelho_model_health{domain="eta",state="ok"}') == 1.0, timeout=10)  # fmt: skip
 

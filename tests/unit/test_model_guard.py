@@ -106,6 +106,24 @@ def test_the_verdict_travels_with_the_pickle_and_old_pickles_load_healthy() -> N
     assert state_of(again) == ("ok", None)
 
 
+def test_registering_probes_a_model_whose_window_saw_nothing() -> None:
+    """A checkpoint pickled before the guard existed (or a model that diverged and then learned
+    nothing) looks healthy to the window; the smoke test before registering does not."""
+    from coelho.guard import verdict
+
+    model, events = eta_model(50)
+    diverging(model)
+    for event in itertools.islice(events, 20):
+        model.learn(event)
+    del model.__dict__["health"]
+    old = pickle.loads(pickle.dumps(model))
+    assert state_of(old) == ("ok", None)
+    state, reason = verdict(old)
+    assert state == "diverged" and "a probe request" in (reason or "")
+    assert verdict(trained("eta", 200)) == ("ok", None)
+    assert verdict(trained("ecci", 200)) == ("ok", None)
+
+
 def test_a_diverged_live_model_answers_from_the_champion_and_says_why() -> None:
     from prometheus_client import REGISTRY as METRICS
 

@@ -157,19 +157,21 @@ class SnapshotService:
         if not self.client.set(keys.snapshot_lock, token, nx=True, px=LOCK_MS):
             return {"status": "busy", "state_version": state_version}
         try:
-            return self._publish(domain, keys, state_version, events_learned)
+            return self._publish(domain, keys, state_version, events_learned,
+                                 reset=b"reset" in marker)  # fmt: skip
         finally:
             self._release(keys=[keys.snapshot_lock], args=[token])
 
     def _publish(
-        self, domain: str, keys: Keys, state_version: int, events_learned: int
+        self, domain: str, keys: Keys, state_version: int, events_learned: int, reset: bool
     ) -> dict[str, Any]:
         from coelho.registry import shared
         from coelho.state.checkpoint import CheckpointStore
 
         registry = shared()
         newest = next(iter(registry.versions(domain)), None)
-        if newest is not None and newest.events_learned == events_learned:
+        # After ``coelho reset`` the count can match while the state differs (a new lineage).
+        if newest is not None and newest.events_learned == events_learned and not reset:
             # Same state under a new version number (e.g. restored after Redis lost it).
             self._mark(keys, state_version, newest.version, newest.run_id)
             return {"status": "unchanged", "state_version": state_version,
@@ -181,6 +183,7 @@ class SnapshotService:
                                 self.settings.state_key, checkpoint.position)  # fmt: skip
         promoted, reason = registry.consider(domain, info)
         self._mark(keys, checkpoint.version, info.version, info.run_id)
+        self.client.hdel(keys.snapshot, "reset")
         champion = info if promoted else registry.champion(domain)
         if champion is not None:
             self.client.hset(keys.snapshot, "champion_metrics", json.dumps(champion.metrics))

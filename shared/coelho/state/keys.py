@@ -50,7 +50,8 @@ class Keys:
 
     @property
     def snapshot(self) -> str:
-        """Hash: state_version, registered_version, run_id of the last MLflow snapshot."""
+        """Hash: state_version, registered_version, run_id of the last MLflow snapshot; the
+        champion's metrics (for the writer's guard); ``reset`` while a reset is unregistered."""
         return self._k("snapshot")
 
     @property
