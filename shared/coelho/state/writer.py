@@ -166,6 +166,7 @@ class DomainWriter:
         self._since_checkpoint = 0
         self._last_checkpoint = time.monotonic()
         self._verdicts = dict(self.model.health.totals)  # count only what this writer sees
+        self._export_health(self.model.health.state)
         telemetry.IS_WRITER.labels(self.domain).set(1)
         log.info("writer %s: lease taken at version %d", self.domain, self.version)
         if restored is not None:
@@ -188,8 +189,12 @@ class DomainWriter:
     def _drop(self) -> None:
         self.model = None
         telemetry.IS_WRITER.labels(self.domain).set(0)
-        for state in (guard.OK, guard.DEGRADED, guard.DIVERGED):
-            telemetry.MODEL_HEALTH.labels(self.domain, state).set(0)
+        self._export_health(None)
+
+    def _export_health(self, state: str | None) -> None:
+        """1 for the live model's guard state, 0 for the others (all 0 when not the writer)."""
+        for name in (guard.OK, guard.DEGRADED, guard.DIVERGED):
+            telemetry.MODEL_HEALTH.labels(self.domain, name).set(int(name == state))
 
     def _renew_lease(self) -> bool:
         if self._renew(keys=[self.keys.lease], args=[self.token, self.settings.lease_ms]):
@@ -297,8 +302,7 @@ class DomainWriter:
         health = self.model.health
         health.check_metric(metrics, self._champion)
         state = health.state
-        for name in (guard.OK, guard.DEGRADED, guard.DIVERGED):
-            telemetry.MODEL_HEALTH.labels(self.domain, name).set(int(name == state))
+        self._export_health(state)
         for verdict, total in health.totals.items():
             seen = self._verdicts.get(verdict, 0)
             if total > seen:
