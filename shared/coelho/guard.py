@@ -48,12 +48,15 @@ class Health:
     ('ok', 1)
     """
 
+    metric_after = 1_000  # guards pickled before the field existed
+
     def __init__(self, spec: GuardSpec) -> None:
         self.range = spec.prediction_range
         self.tolerance = spec.tolerance
         self.metric = spec.metric
         self.max_ratio = spec.max_ratio
         self.max_drop = spec.max_drop
+        self.metric_after = spec.metric_after
         self.recent = bytearray(WINDOW)
         self.counts = [WINDOW, 0, 0, 0]  # how many of ``recent`` carry each verdict
         self.next = 0
@@ -83,11 +86,11 @@ class Health:
         return verdict
 
     def check_metric(
-        self, metrics: Mapping[str, float], champion: Mapping[str, float] | None
+        self, metrics: Mapping[str, float], champion: Mapping[str, float] | None, learned: int
     ) -> None:
         """Compare the rolling metric with the champion's (None: no champion, no verdict)."""
         self.degraded = None
-        if self.metric is None or not champion:
+        if self.metric is None or not champion or learned < self.metric_after:
             return
         mine, theirs = metrics.get(self.metric), champion.get(self.metric)
         if mine is None or theirs is None:

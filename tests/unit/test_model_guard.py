@@ -65,14 +65,18 @@ def test_health_verdicts_and_recovery_over_the_window() -> None:
 
 def test_metric_bounds_against_the_champion() -> None:
     lower = Health(GuardSpec(metric="RollingMAE", max_ratio=3.0))
-    lower.check_metric({"RollingMAE": 2_000.0}, {"RollingMAE": 600.0})
+    lower.check_metric({"RollingMAE": 2_000.0}, {"RollingMAE": 600.0}, 5_000)
     assert lower.state == "degraded" and "over 3x" in (lower.reason or "")
-    lower.check_metric({"RollingMAE": 1_700.0}, {"RollingMAE": 600.0})
+    lower.check_metric({"RollingMAE": 1_700.0}, {"RollingMAE": 600.0}, 5_000)
     assert lower.state == "ok"
-    lower.check_metric({"RollingMAE": 9e9}, None)  # no champion yet: no verdict
+    lower.check_metric({"RollingMAE": 9e9}, None, 5_000)  # no champion yet: no verdict
     assert lower.state == "ok"
-    higher = Health(GuardSpec(metric="RollingROCAUC", max_drop=0.25))
-    higher.check_metric({"RollingROCAUC": 0.6}, {"RollingROCAUC": 0.9})
+    lower.check_metric({"RollingMAE": 9e9}, {"RollingMAE": 600.0}, 999)  # window not full
+    assert lower.state == "ok"
+    higher = Health(GuardSpec(metric="RollingROCAUC", max_drop=0.25, metric_after=5_000))
+    higher.check_metric({"RollingROCAUC": 0.0}, {"RollingROCAUC": 0.9}, 4_999)
+    assert higher.state == "ok"
+    higher.check_metric({"RollingROCAUC": 0.6}, {"RollingROCAUC": 0.9}, 5_000)
     assert higher.state == "degraded" and "below" in (higher.reason or "")
 
 

@@ -79,7 +79,8 @@ class GuardSpec:
     linear model may dip below 0 s for a 100 m trip) only count when more than ``tolerance``
     of the recent ones are. ``metric`` names the rolling headline metric compared with the
     champion's: lower-is-better metrics may grow to ``max_ratio`` times the champion's,
-    higher-is-better ones may drop by ``max_drop``.
+    higher-is-better ones may drop by ``max_drop``, once the model learned ``metric_after``
+    events (a rolling metric over a window the model has not filled yet says little).
     """
 
     prediction_range: tuple[float, float] | None = None
@@ -87,6 +88,7 @@ class GuardSpec:
     metric: str | None = None
     max_ratio: float | None = None
     max_drop: float | None = None
+    metric_after: int = 1_000
 
 
 @dataclass(frozen=True)

@@ -266,5 +266,7 @@ DOMAIN = Domain(
     summary="Real-time fraud detection",
     # A probability is in [0, 1]; a model whose ROC AUC over the last 5,000 transactions fell
     # 0.25 below the champion's ranks frauds little better than chance.
-    guard=GuardSpec(prediction_range=(0.0, 1.0), metric="RollingROCAUC", max_drop=0.25),
+    guard=GuardSpec(
+        prediction_range=(0.0, 1.0), metric="RollingROCAUC", max_drop=0.25, metric_after=5_000
+    ),  # fmt: skip
 )

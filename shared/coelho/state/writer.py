@@ -300,7 +300,7 @@ class DomainWriter:
         """Run the metric half of the guard and export the verdicts (``coelho.guard``)."""
         assert self.model is not None
         health = self.model.health
-        health.check_metric(metrics, self._champion)
+        health.check_metric(metrics, self._champion, self.model.events_learned)
         state = health.state
         self._export_health(state)
         for verdict, total in health.totals.items():
