@@ -65,7 +65,9 @@ class Standardize(base.Transformer):
             n = self.counts.get(name, 0)
             var = self.m2.get(name, 0.0) / n if n else 0.0
             z = (value - self.means.get(name, 0.0)) / math.sqrt(var) if var > 0 else 0.0
-            out[name] = z if clip is None else min(clip, max(-clip, z))
+            if clip is not None:  # comparisons, not min/max: this runs per feature per event
+                z = clip if z > clip else -clip if z < -clip else z
+            out[name] = z
         return out
 
 
@@ -98,7 +100,8 @@ class Scale(base.Transformer):
             unit = units.get(name)
             if unit is None:
                 raise KeyError(f"Scale: no unit declared for feature {name!r}")
-            out[name] = min(clip, max(-clip, value / unit))
+            scaled = value / unit
+            out[name] = clip if scaled > clip else -clip if scaled < -clip else scaled
         return out
 
 

@@ -98,13 +98,13 @@ class OnlineModel:
 
     def _clamp(self, value: float) -> float:
         """``value`` within the domain's physical range (NaN counts as its low end)."""
-        bounds = self.spec.guard.prediction_range
+        bounds = self.health.range
         if bounds is None:
             return value
         low, high = bounds
         if math.isnan(value):
             return low
-        return min(high, max(low, value))
+        return high if value > high else low if value < low else value
 
     def _answer(self, raw: float) -> float:
         """A prediction fit to return: clamped, or ``ModelDiverged`` when it is no number or
