@@ -55,7 +55,7 @@ def parser() -> argparse.ArgumentParser:
     produce.add_argument(
         "--time-scale", type=float, default=None,
         help="each event moves the synthetic clock this many times the seed's mean interval "
-        "(e.g. 600: ETA trips 5.5 min apart, a weekend within 500 events)",
+        "(e.g. 600 with a 0.55 s seed interval: 5.5 min of event time per event)",
     )  # fmt: skip
     status = sub.add_parser("status", help="addresses and per-domain counters")
     status.add_argument("--json", action="store_true", help="machine-readable output")

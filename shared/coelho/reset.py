@@ -23,8 +23,10 @@ resumes strictly after it, writes are fenced by the lease, and versions only gro
      ``coelho.position``). The source must be paused (``pause``; locally the CLI pauses the
      emulator's KafkaSource, on a cluster scale it to 0 first), the domain's dedupe markers are
      dropped (otherwise every redelivered record would count as a duplicate), the checkpoint is
-     saved at the end of the log, and a replay request from the version's Kafka offsets is
-     filed (``coelho.recovery``), exactly as after a Redis loss. Same caveats as recovery:
+     saved at the end of the log, the log before it is trimmed (the replay appends the events
+     again, so older entries belong to an abandoned lineage: a later log-path reset must not
+     see both), and a replay request from the version's Kafka offsets is filed
+     (``coelho.recovery``), exactly as after a Redis loss. Same caveats as recovery:
      per-partition order only, and events that never came through Kafka are not replayed.
 4. **Hand over.** The lease is released; a learn function's writer takes it, loads the
    installed checkpoint and replays.
@@ -136,6 +138,10 @@ def reset(
         state_version = store.save(model, at, model.events_learned, token)
         if state_version is None:
             raise Refused(f"{domain}: the lease was taken while resetting; nothing was changed")
+        if not via_log and at != "0-0":
+            # The replay appends the events again: entries before ``at`` belong to an abandoned
+            # lineage, and a later log-path reset to an older version must not replay both.
+            client.xtrim(keys.log, minid=at)
         # A new lineage: the snapshot function must register it even where its event count
         # matches the newest registered version's.
         client.hset(keys.snapshot, "reset", state_version)

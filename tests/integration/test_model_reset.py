@@ -244,6 +244,8 @@ def test_reset_replays_from_kafka_when_the_log_no_longer_reaches_back(
         assert result.replay == "kafka", result
         assert result.replay_from["offsets"] == {topic: {"0": N}}
         assert result.replay_from["dedupe_markers_dropped"] >= M
+        oldest = redis_client.xrange(Keys("eta").log, count=1)[0][0].decode()
+        assert oldest == result.position  # the abandoned lineage's entries are gone
         wait_until("replayed", lambda: learned(redis_client) == N + M and not (
             redis_client.exists(f"coelho:replay:{topic}")))  # fmt: skip
     finally:

@@ -21,6 +21,10 @@ Why not "load blob, learn, save blob" per event: forest pickles reach 15 MB afte
 4. **Readers** (predict functions, the dashboard) read the checkpoint version and reload only when
    it moved; the version only grows.
 
+``coelho reset`` relies on exactly these properties to put a registered version back: it
+takes the lease (fencing the writer out), saves the version as a new checkpoint at the log
+position it covers, and lets a writer replay the log after it.
+
 Invariants (each has a test): every acknowledged event is in the log or covered by a checkpoint;
 a log entry is applied at most once per model lineage, because a checkpoint atomically records
 the position it covers and a writer resumes strictly after it; no unverified bytes are unpickled;
