@@ -141,7 +141,7 @@ def reset(
         if not via_log and at != "0-0":
             # The replay appends the events again: entries before ``at`` belong to an abandoned
             # lineage, and a later log-path reset to an older version must not replay both.
-            client.xtrim(keys.log, minid=at)
+            client.xtrim(keys.log, minid=at, approximate=False)
         # A new lineage: the snapshot function must register it even where its event count
         # matches the newest registered version's.
         client.hset(keys.snapshot, "reset", state_version)

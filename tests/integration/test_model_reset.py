@@ -231,7 +231,7 @@ def test_reset_replays_from_kafka_when_the_log_no_longer_reaches_back(
         wait_until(f"{N + M} learned", lambda: learned(redis_client) == N + M)
         uninterrupted = checkpoint(redis_client).model
         # The log no longer reaches back to version 1 (as with a short COELHO_LOG_RETENTION).
-        redis_client.xtrim(Keys("eta").log, maxlen=10)
+        redis_client.xtrim(Keys("eta").log, maxlen=10, approximate=False)
         registry_ = shared(mlflow_server)
         found = registry_.resolve("eta", Selector("version", 1))
         info = version_info(found)
