@@ -261,3 +261,21 @@ def test_reset_replays_from_kafka_when_the_log_no_longer_reaches_back(
         assert same_prediction(recovered.predict(probe), uninterrupted.predict(probe))
         assert same_prediction(recovered.predict(probe), reference.predict(probe))
     assert recovered.metric_values() == pytest.approx(reference.metric_values())
+
+
+def test_the_log_covers_a_position_only_while_nothing_after_it_was_trimmed(
+    redis_client: redis.Redis,
+) -> None:
+    from coelho.reset import log_covers
+
+    log = Keys("eta").log
+    assert not log_covers(redis_client, "eta", "5-0")  # no log, no checkpoint
+    ids = [redis_client.xadd(log, {"d": "{}"}, id=f"{i}-0").decode() for i in range(1, 6)]
+    assert log_covers(redis_client, "eta", ids[2]) and log_covers(redis_client, "eta", ids[0])
+    assert not log_covers(redis_client, "eta", "0-0") and not log_covers(redis_client, "eta", None)
+    redis_client.xtrim(log, minid="4-0", approximate=False)
+    assert not log_covers(redis_client, "eta", ids[2])  # 3 is gone: what followed it may be too
+    assert log_covers(redis_client, "eta", ids[3])
+    redis_client.delete(log)
+    redis_client.hset(Keys("eta").checkpoint, "position", "5-0")
+    assert log_covers(redis_client, "eta", "5-0") and not log_covers(redis_client, "eta", "4-0")
