@@ -125,23 +125,30 @@ def reset(
     client.set(keys.lease, token, px=HOLD_MS)  # fencing: the holder's token no longer matches
     release = client.register_script(_RELEASE)
     try:
+        # Until the lease was ours the writer could still checkpoint, and trim the log.
+        if via_log and not log_covers(client, domain, position):
+            raise Refused(f"{domain}: the log was trimmed past version {version} meanwhile; "
+                          "nothing was changed, run the reset again")  # fmt: skip
         if via_log:
-            assert position is not None
-            at, replay_from = position, {"after": position}
+            at = str(position)
         else:
-            dropped = _drop_dedupe_markers(client, keys)
-            at = client.xrevrange(keys.log, count=1)
-            at = at[0][0].decode() if at else client.hget(keys.checkpoint, "position") or "0-0"
-            at = at.decode() if isinstance(at, bytes) else at
-            replay_from = {"offsets": request_replay(client, offsets, domain),
-                           "dedupe_markers_dropped": dropped}  # fmt: skip
+            last = client.xrevrange(keys.log, count=1)
+            end = last[0][0] if last else client.hget(keys.checkpoint, "position") or b"0-0"
+            at = end.decode() if isinstance(end, bytes) else str(end)
         state_version = store.save(model, at, model.events_learned, token)
         if state_version is None:
             raise Refused(f"{domain}: the lease was taken while resetting; nothing was changed")
-        if not via_log and at != "0-0":
-            # The replay appends the events again: entries before ``at`` belong to an abandoned
-            # lineage, and a later log-path reset to an older version must not replay both.
-            client.xtrim(keys.log, minid=at, approximate=False)
+        if via_log:
+            replay_from: dict[str, Any] = {"after": at}
+        else:
+            # Only once the new lineage is in place: the replay's records must be appended
+            # again, and the entries before ``at`` belong to the abandoned lineage (a later
+            # log-path reset to an older version must not replay both copies).
+            dropped = _drop_dedupe_markers(client, keys)
+            if at != "0-0":
+                client.xtrim(keys.log, minid=at, approximate=False)
+            replay_from = {"offsets": request_replay(client, offsets, domain),
+                           "dedupe_markers_dropped": dropped}  # fmt: skip
         # A new lineage: the snapshot function must register it even where its event count
         # matches the newest registered version's.
         client.hset(keys.snapshot, "reset", state_version)
