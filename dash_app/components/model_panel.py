@@ -4,7 +4,10 @@ The selector value becomes the predict call's ``?model=``. The info block shows 
 version and last update of the model that answered the last prediction (for the live model,
 also how far it was behind the log, in events and milliseconds); before any prediction it
 shows the live state from Redis (with the writer's own lag) or the registry entry from
-MLflow, with a link to the MLflow run when one is known.
+MLflow, with a link to the MLflow run when one is known. The live model's guard state
+(``coelho.guard``) is shown too: when it is not ``ok`` the predict function answers from the
+champion, and the block says so and why, until the model recovers or ``coelho reset``
+restores a good version.
 """
 
 from __future__ import annotations
@@ -120,6 +123,9 @@ def describe(cfg: DashConfig, page: str, selected: str, result: dict[str, Any] |
         run_id = answered.get("run_id")
         if run_id:
             rows.append(("run", _run(cfg, str(run_id))))
+        fallback = answered.get("fallback")
+        if fallback:
+            rows.insert(0, ("fallback", _fallback(fallback)))
         return _rows(rows + _registry_rows(cfg, page, selected, with_run=not run_id))
     if selected == "live":
         info = state.status(cfg, page)
@@ -132,6 +138,7 @@ def describe(cfg: DashConfig, page: str, selected: str, result: dict[str, Any] |
             ("events learned", f"{info.get('events_learned', 0):,}"),
             ("last update", when(info.get("updated_at"))),
             ("writer lag", _writer_lag(info)),
+            ("health", _health(info.get("health") or {})),
         ]
         return _rows(rows + _registry_rows(cfg, page, selected, with_run=True))
     return _rows([("source", selected)] + _registry_rows(cfg, page, selected, with_run=True))
@@ -142,6 +149,28 @@ def _writer_lag(info: dict[str, Any]) -> str:
     events = int(info.get("lag") or 0)
     noun = "event" if events == 1 else "events"
     return f"{events:,} {noun} · {float(info.get('lag_ms') or 0.0):,.0f} ms"
+
+
+def _health(health: dict[str, Any]) -> Any:
+    """The guard's verdict on the live model; not ``ok`` means predictions use the champion."""
+    state = health.get("state") or "ok"
+    if state == "ok":
+        return html.Span("ok", className="text-success coelho-health")
+    return html.Span(
+        [html.Strong(state), f": {health.get('reason') or 'no reason recorded'}. ",
+         "Live predictions are answered by the champion until the model recovers or "
+         "`coelho reset` restores a good version."],
+        className="text-danger coelho-health",
+    )  # fmt: skip
+
+
+def _fallback(fallback: dict[str, Any]) -> Any:
+    return html.Span(
+        [html.Strong("answered by the champion"),
+         f": the live model (version {fallback.get('live_version', '?')}) is "
+         f"{fallback.get('state', 'unhealthy')}: {fallback.get('reason') or ''}"],
+        className="text-danger coelho-health",
+    )  # fmt: skip
 
 
 def _updated(value: Any) -> str:

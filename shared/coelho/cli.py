@@ -3,9 +3,11 @@
 coelho up [--detach] [--no-producers]   start Kafka, Redis, functions, emulator, ...
 coelho down                              stop a detached stack and wait for it
 coelho produce DOMAIN --count N          send synthetic events to the stack's Kafka
+                 [--start ISO] [--time-scale X]   ... on a synthetic clock
 coelho status [--json]                   addresses and per-domain learning counters
 coelho invoke|models|promote|snapshot    predict and model registry (coelho.cli_models)
 coelho sql|archive                       the lakehouse (coelho.cli_lakehouse)
+coelho reset DOMAIN [--to VERSION]       restore a version, re-learn what followed (cli_reset)
 """
 
 from __future__ import annotations
@@ -16,9 +18,10 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
-from coelho import cli_lakehouse, cli_models
+from coelho import cli_lakehouse, cli_models, cli_reset
 from coelho.stack.config import StackConfig
 from coelho.stack.control import NotRunning, detach, down, running_stack
 from coelho.stack.logs import data_usage
@@ -47,11 +50,30 @@ def parser() -> argparse.ArgumentParser:
         "--rate", type=float, default=None, help="events/s (default: the seed's pace; 0: max)"
     )
     produce.add_argument("--drift-after", type=int, default=None, help="switch distribution")
+    produce.add_argument(
+        "--start", type=_timestamp, default=None,
+        help="synthetic event clock from this ISO-8601 time (default: the real clock)",
+    )  # fmt: skip
+    produce.add_argument(
+        "--time-scale", type=float, default=None,
+        help="each event moves the synthetic clock this many times the seed's mean interval "
+        "(e.g. 600 with a 0.55 s seed interval: 5.5 min of event time per event)",
+    )  # fmt: skip
     status = sub.add_parser("status", help="addresses and per-domain counters")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     cli_models.add_parsers(sub, _domains())
     cli_lakehouse.add_parsers(sub, _domains())
+    cli_reset.add_parser(sub, _domains())
     return top
+
+
+def _timestamp(raw: str) -> datetime:
+    """``--start``: an ISO-8601 time; a naive one is taken as UTC."""
+    try:
+        when = datetime.fromisoformat(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an ISO-8601 time: {raw!r}") from None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def cmd_up(config: StackConfig, args: argparse.Namespace) -> int:
@@ -88,8 +110,12 @@ def cmd_produce(config: StackConfig, args: argparse.Namespace) -> int:
     from coelho.producer import run
 
     bootstrap = kafka_bootstrap(config)
+    if args.time_scale is not None and args.time_scale <= 0:
+        print("coelho produce: --time-scale must be > 0", file=sys.stderr)
+        return 2
     sent = run(args.domain, bootstrap, count=args.count, seed=args.seed, rate=args.rate,
-               drift_after=args.drift_after)  # fmt: skip
+               drift_after=args.drift_after, start=args.start,
+               time_scale=args.time_scale)  # fmt: skip
     print(f"sent {sent} {args.domain} events to {bootstrap}")
     return 0
 
@@ -121,7 +147,7 @@ def cmd_status(config: StackConfig, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"up": cmd_up, "down": cmd_down, "produce": cmd_produce, "status": cmd_status,
-            **cli_models.COMMANDS, **cli_lakehouse.COMMANDS}  # fmt: skip
+            **cli_models.COMMANDS, **cli_lakehouse.COMMANDS, **cli_reset.COMMANDS}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -22,6 +22,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
+from coelho.errors import CoelhoError
 from coelho.stack.config import StackConfig
 from coelho.stack.control import NotRunning, running_stack
 
@@ -149,6 +150,9 @@ def cmd_promote(config: StackConfig, args: argparse.Namespace) -> int:
         shared(_tracking_uri(config)).promote(args.domain, args.version, "manual: coelho promote")
     except MlflowException as exc:
         print(f"coelho promote: {exc.message}", file=sys.stderr)
+        return 1
+    except CoelhoError as exc:
+        print(f"coelho promote: {exc}", file=sys.stderr)
         return 1
     print(f"{args.domain}-river version {args.version} is now the champion")
     return 0

@@ -7,7 +7,9 @@ CoelhoError
 ├── UnknownDomain       404  no domain of that name in the registry
 ├── TableNotFound       404  no lakehouse table of that name, or it holds no data yet
 ├── StateTampered       500  a state blob failed its HMAC check and was not unpickled
-└── ModelNotReady       503  no model state exists yet for the domain
+├── ModelNotReady       503  no model state exists yet for the domain
+├── ModelDiverged       503  the model's answer is not finite or far outside its physical range
+└── Refused             409  the operation would serve or promote an unhealthy model
 """
 
 from __future__ import annotations
@@ -60,3 +62,11 @@ class StateTampered(CoelhoError):
 
 class ModelNotReady(CoelhoError):
     status = 503
+
+
+class ModelDiverged(CoelhoError):
+    status = 503
+
+
+class Refused(CoelhoError):
+    status = 409

@@ -3,19 +3,23 @@
 ``OnlineModel`` is the whole learnable state of a domain (pipeline, metrics, counters and the
 Kafka offsets it covers). It is what checkpoints pickle and what predict functions load, so it
 knows nothing about Redis or HTTP. The seed learned before predicting, which flatters every
-metric; here each event is scored by a model that has not seen it yet.
+metric; here each event is scored by a model that has not seen it yet, and that score also
+feeds the model's guard (``coelho.guard``).
 """
 
 from __future__ import annotations
 
 import copy
 import logging
+import math
 from collections import Counter, defaultdict
 from collections.abc import Callable
 from typing import Any
 
 from coelho.domains import Domain, get
 from coelho.domains.base import Event, Features
+from coelho.errors import ModelDiverged
+from coelho.guard import FAR_OUT, Health
 
 log = logging.getLogger(__name__)
 _FAILED_METRICS: set[str] = set()
@@ -52,6 +56,15 @@ class OnlineModel:
         self.offsets: dict[str, dict[int, int]] = {}
         self.cluster_counts: Counter[int] = Counter()
         self.cluster_profiles: dict[int, dict[str, Counter[Any]]] = {}
+        self.health = Health(get(domain).guard)
+        self.last_prediction: float | None = None
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Checkpoints pickled before the guard existed load with a fresh, healthy one."""
+        self.__dict__.update(state)
+        if "health" not in state:
+            self.health = Health(get(self.domain).guard)
+            self.last_prediction = None
 
     @classmethod
     def create(cls, domain_key: str, model_name: str | None = None) -> OnlineModel:
@@ -89,17 +102,43 @@ class OnlineModel:
     def _learn_supervised(self, domain: Domain, x: Features, y: Any, score: bool) -> None:
         if domain.task == "binary":
             proba = self.pipeline.predict_proba_one(x)
+            raw = float(proba.get(1, 0.0))
+            self.health.observe(raw)
             label = max(proba, key=proba.get) if proba else 0
+            clamped = self._clamp(raw)
             for name, metric in self.metrics.items() if score else ():
-                _score(
-                    name, metric.update, y, label if metric.requires_labels else proba.get(1, 0.0)
-                )
+                _score(name, metric.update, y, label if metric.requires_labels else clamped)
         else:
-            # Durations are never negative; an early linear model can be, and RMSLE would fail.
-            y_pred = max(0.0, float(self.pipeline.predict_one(x)))
+            raw = float(self.pipeline.predict_one(x))
+            self.health.observe(raw)
+            # The metrics see the answer a predict function gives: within the physical range
+            # (a duration is never negative; RMSLE would fail on one).
+            y_pred = self._clamp(raw)
             for name, metric in self.metrics.items() if score else ():
                 _score(name, metric.update, y, y_pred)
+        self.last_prediction = raw
         self.pipeline.learn_one(copy.copy(x), y)
+
+    def _clamp(self, value: float) -> float:
+        """``value`` within the domain's physical range (NaN counts as its low end)."""
+        bounds = self.health.range
+        if bounds is None:
+            return value
+        low, high = bounds
+        if math.isnan(value):
+            return low
+        return high if value > high else low if value < low else value
+
+    def _answer(self, raw: float) -> float:
+        """A prediction fit to return: clamped, or ``ModelDiverged`` when it is no number or
+        far outside the physical range (the predict function then asks the champion)."""
+        verdict = self.health.classify(raw)
+        if verdict >= FAR_OUT:
+            raise ModelDiverged(
+                f"{self.domain} model {self.model_name!r} predicted {raw!r}, which is "
+                f"{'not finite' if verdict > FAR_OUT else 'far outside its physical range'}"
+            )
+        return self._clamp(raw)
 
     def _learn_cluster(self, x: Features, event: Event, score: bool) -> None:
         clusterer = self._clusterer()
@@ -133,21 +172,21 @@ class OnlineModel:
         domain = self.spec
         x = domain.features(event)
         if domain.task == "binary":
-            probability = float(self.pipeline.predict_proba_one(x).get(1, 0.0))
+            probability = self._answer(float(self.pipeline.predict_proba_one(x).get(1, 0.0)))
             return {"fraud_probability": probability, "is_fraud": probability >= 0.5}
         if domain.task == "regression":
-            seconds = max(0.0, float(self.pipeline.predict_one(x)))
+            seconds = self._answer(float(self.pipeline.predict_one(x)))
             return {"eta_seconds": seconds, "eta_minutes": seconds / 60.0}
         clusterer = self._clusterer()
         cluster = int(self.pipeline.predict_one(x)) if clusterer.n_clusters else 0
         return {"cluster": cluster, "n_clusters": int(clusterer.n_clusters)}
 
     def metric_values(self) -> dict[str, float]:
-        """Current metrics as plain floats (NaN-free), plus model-structure counters."""
+        """Current metrics as plain, finite floats, plus model-structure counters."""
         values: dict[str, float] = {}
         for name, metric in self.metrics.items():
             value = metric.get()
-            if isinstance(value, int | float) and value == value:
+            if isinstance(value, int | float) and math.isfinite(value):
                 values[name] = float(value) + 0.0  # -0.0 (e.g. ROC AUC before any fraud) -> 0.0
         if self.spec.task == "binary":
             values.update(self._confusion())

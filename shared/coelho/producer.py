@@ -1,10 +1,12 @@
 """Synthetic producers: a domain's generator written to its Kafka topic.
 
 ``python -m coelho.producer tfd --bootstrap 127.0.0.1:9092 [--count N] [--seed S] [--rate R]
-[--drift-after K]``. Without ``--rate`` events are paced like the seed's producer; with it, at
-a constant rate; ``--rate 0`` sends as fast as Kafka accepts. Records are keyed by the domain's
-``record_key`` and carry ``content-type: application/json``, which KafkaSource turns into the
-CloudEvent's ``datacontenttype``.
+[--drift-after K] [--start ISO] [--time-scale X]``. Without ``--rate`` events are paced like
+the seed's producer; with it, at a constant rate; ``--rate 0`` sends as fast as Kafka accepts.
+``--start``/``--time-scale`` stamp events from a synthetic clock (``Domain.generate``), so a
+stack can meet a weekend or a rush hour on demand instead of waiting for one. Records are
+keyed by the domain's ``record_key`` and carry ``content-type: application/json``, which
+KafkaSource turns into the CloudEvent's ``datacontenttype``.
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ def run(
     stop: threading.Event | None = None,
     start: datetime | None = None,
     topic: str | None = None,
+    time_scale: float | None = None,
 ) -> int:
     """Send ``count`` events (forever when None) and return how many were sent.
 
@@ -51,7 +54,7 @@ def run(
         key_serializer=str.encode,
         value_serializer=lambda v: json.dumps(v, separators=(",", ":")).encode(),
     )
-    generator = spec.generate(seed, drift_after, start)
+    generator = spec.generate(seed, drift_after, start, time_scale)
     sent = 0
     began = time.monotonic()
     try:
@@ -79,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--rate", type=float, default=None, help="events/s (0 = unthrottled)")
     parser.add_argument("--drift-after", type=int, default=None)
+    parser.add_argument("--start", type=datetime.fromisoformat, default=None)
+    parser.add_argument("--time-scale", type=float, default=None)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s producer %(message)s")
     stop = threading.Event()
@@ -86,7 +91,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     try:
         sent = run(args.domain, args.bootstrap, count=args.count, seed=args.seed,
-                   rate=args.rate, drift_after=args.drift_after, stop=stop)  # fmt: skip
+                   rate=args.rate, drift_after=args.drift_after, stop=stop, start=args.start,
+                   time_scale=args.time_scale)  # fmt: skip
     except KeyboardInterrupt:
         stop.set()
         return 130

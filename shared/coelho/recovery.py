@@ -1,7 +1,7 @@
 """Rebuild a domain's state after Redis lost it: the newest registered snapshot + a Kafka replay.
 
 When a writer takes the lease and finds no checkpoint (Redis flushed, or a new Redis), it asks
-``restorer(...)`` for a model. The restorer loads the newest registered version of
+``restorer(...)`` for a model. The restorer loads the newest healthy registered version of
 ``<domain>-river`` from MLflow (HMAC verified) and files a **replay request** per topic: the
 offsets just after the ones the snapshot covers. The writer checkpoints the restored model at
 once, and the eventing layer re-delivers the topic from those offsets:

@@ -12,6 +12,8 @@ reserves the alias name ``latest`` (the server rejects it) and itself resolves
 is the newest registered version.
 
 The promotion policy (``coelho.promotion``) decides when a new version becomes champion.
+A version whose state the guard found unhealthy (``coelho.guard``) is registered with the tag
+``coelho.health`` saying so and is never promoted, restored or reset to.
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from coelho.domains import get
-from coelho.errors import ModelNotReady
+from coelho.errors import ModelNotReady, Refused
+from coelho.guard import OK, verdict
 from coelho.promotion import decide, min_events, promotion_metric
 from coelho.retention import record_alias
 from coelho.state.checkpoint import dumps, sign
@@ -36,8 +39,8 @@ if TYPE_CHECKING:
 CHAMPION = "champion"
 TAG = "coelho."
 # The modules a registered model needs to unpickle and predict; copied into the model.
-MODEL_CODE = ("__init__.py", "errors.py", "features.py", "learning.py", "pyfunc.py",
-              "settings.py", "telemetry.py", "domains", "state")  # fmt: skip
+MODEL_CODE = ("__init__.py", "errors.py", "features.py", "guard.py", "learning.py",
+              "pyfunc.py", "settings.py", "telemetry.py", "domains", "state")  # fmt: skip
 REQUIREMENTS = ("river", "redis", "prometheus-client", "pandas", "cloudpickle", "mlflow")
 
 
@@ -77,6 +80,20 @@ class VersionInfo:
     @property
     def offsets(self) -> dict[str, dict[str, int]]:
         return dict(json.loads(self.tags.get(f"{TAG}offsets", "{}")))
+
+    @property
+    def health(self) -> str:
+        """``ok``, or the guard's state and reason when the snapshot was taken."""
+        return self.tags.get(f"{TAG}health", OK)
+
+    @property
+    def healthy(self) -> bool:
+        return self.health == OK
+
+    @property
+    def position(self) -> str | None:
+        """The domain log position the state covers (versions registered before it: None)."""
+        return self.tags.get(f"{TAG}position")
 
 
 class Registry:
@@ -158,7 +175,7 @@ class Registry:
 
     # -- writing ---------------------------------------------------------------------------
     def publish(self, domain: str, model: Any, state_version: int, saved_at: float,
-                key: bytes) -> VersionInfo:  # fmt: skip
+                key: bytes, position: str | None = None) -> VersionInfo:  # fmt: skip
         """Log a run with the model and register it as the domain's next version."""
         from coelho.pyfunc import HMAC_ARTIFACT, STATE_ARTIFACT, RiverModel
 
@@ -170,6 +187,10 @@ class Registry:
                 f"{TAG}events_learned": str(model.events_learned),
                 f"{TAG}model": model.model_name, f"{TAG}saved_at": f"{saved_at:.3f}",
                 f"{TAG}offsets": json.dumps(offsets, sort_keys=True)}  # fmt: skip
+        state, reason = verdict(model)
+        tags[f"{TAG}health"] = OK if state == OK else f"{state}: {reason}"[:4000]
+        if position is not None:
+            tags[f"{TAG}position"] = position
         run_tags = dict(tags)
         for topic, parts in offsets.items():
             for partition, offset in parts.items():
@@ -208,13 +229,17 @@ class Registry:
 
     def promote(self, domain: str, version: int, reason: str) -> None:
         name = registered_name(domain)
-        self.client.get_model_version(name, str(version))  # raises for an unknown version
+        found = _info(self.client.get_model_version(name, str(version)))  # raises if unknown
+        if not found.healthy:
+            raise Refused(f"{name} version {version} is not promoted: {found.health}")
         self.client.set_registered_model_alias(name, CHAMPION, str(version))
         record_alias(self.client, name, version, CHAMPION)  # kept by the retention policy
         self.client.set_model_version_tag(name, str(version), f"{TAG}promotion", reason)
 
     def consider(self, domain: str, candidate: VersionInfo) -> tuple[bool, str]:
         """Apply the promotion policy to a new version; promote it when it passes."""
+        if not candidate.healthy:
+            return False, f"not promoted: the state is {candidate.health}"
         metric, higher = promotion_metric(domain)
         champion = self.champion(domain)
         ok, reason = decide(metric, higher, candidate.metrics, candidate.events_learned,
@@ -257,15 +282,20 @@ def load_served(domain: str, selector: Selector, key: bytes) -> Served:
 
 
 def latest_state(domain: str, key: bytes) -> tuple[Any, VersionInfo] | None:
-    """The newest registered version's ``OnlineModel`` (verified), or None when none exists."""
+    """The newest healthy registered version's ``OnlineModel`` (verified), or None."""
     from coelho.serving import Selector
 
     registry = shared()
-    try:
-        mv = registry.resolve(domain, Selector("latest"))
-    except ModelNotReady:
-        return None
-    return registry.load(mv, key), _info(mv)
+    for info in registry.versions(domain):
+        if info.healthy:
+            mv = registry.resolve(domain, Selector("version", info.version))
+            return registry.load(mv, key), _info(mv)
+    return None
+
+
+def version_info(mv: Any) -> VersionInfo:
+    """The ``VersionInfo`` of an MLflow ``ModelVersion`` (e.g. from ``Registry.resolve``)."""
+    return _info(mv)
 
 
 def _info(mv: Any, aliases: Any = None) -> VersionInfo:

@@ -60,6 +60,11 @@ MODEL_VERSION_SERVED = Gauge(
     "Version of the model a source answers from",
     ["domain", "source"],
 )
+PREDICT_FALLBACKS = Counter(
+    "coelho_predict_fallbacks",
+    "Live requests answered by the champion instead, by the live model's state",
+    ["domain", "state"],
+)
 MODEL_RELOADS = Counter(
     "coelho_model_reloads", "Models (re)loaded into this replica", ["domain", "source"]
 )

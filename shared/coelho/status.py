@@ -31,6 +31,7 @@ def domain_status(client: redis.Redis, domain: str) -> dict[str, Any]:
         "offsets": json.loads(stats.get("offsets", "{}")),
         "updated_at": float(stats.get("updated_at", 0.0)),
         **archive_status(client, domain),
+        "health": json.loads(stats.get("health", '{"state": "ok"}')),
     }
 
 

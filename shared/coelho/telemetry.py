@@ -90,6 +90,14 @@ IS_WRITER = Gauge(
     "coelho_is_writer", "1 while this process holds the writer lease", ["domain"],
     registry=WRITER,
 )  # fmt: skip
+MODEL_HEALTH = Gauge(
+    "coelho_model_health", "1 for the live model's guard state (ok, degraded, diverged)",
+    ["domain", "state"], registry=WRITER,
+)  # fmt: skip
+GUARD_VERDICTS = Counter(
+    "coelho_guard_predictions", "Prequential predictions the guard found out of range",
+    ["domain", "verdict"], registry=WRITER,
+)  # fmt: skip
 
 
 class _RedisMemory:

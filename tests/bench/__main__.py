@@ -1,9 +1,10 @@
 """``make bench``: run every benchmark, print a table, write ``.coelho/bench.json``.
 
-``COELHO_BENCH_SECTIONS`` (comma-separated, default all: ``learn,models,predict,freshness,lakehouse,soak``)
-runs only some sections; their results replace the same keys of an existing bench.json and
-the rest of it is kept. Freshness at 80 % of the e2e rate uses this run's learn section, else
-the e2e rates already in bench.json (``freshness_e2e_from`` says which).
+``COELHO_BENCH_SECTIONS`` (comma-separated, default all:
+``learn,models,predict,freshness,lakehouse,soak``) runs only some sections; their results
+replace the same keys of an existing bench.json and the rest of it is kept. Freshness at 80 %
+of the e2e rate uses this run's learn section, else the e2e rates already in bench.json
+(``freshness_e2e_from`` says which).
 """
 
 from __future__ import annotations

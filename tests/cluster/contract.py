@@ -21,6 +21,8 @@ METRICS: dict[str, frozenset[str]] = {
     "coelho_checkpoint_bytes": frozenset({"domain"}),
     "coelho_prequential_metric": frozenset({"domain", "metric"}),
     "coelho_is_writer": frozenset({"domain"}),
+    "coelho_model_health": frozenset({"domain", "state"}),
+    "coelho_guard_predictions_total": frozenset({"domain", "verdict"}),
     "coelho_dead_letters_total": frozenset({"domain"}),
     "coelho_predict_requests_total": frozenset({"domain", "source", "code"}),
     "coelho_predict_latency_seconds_bucket": frozenset({"domain", "source", "le"}),
@@ -31,6 +33,7 @@ METRICS: dict[str, frozenset[str]] = {
     "coelho_live_lag_seconds": frozenset({"domain"}),
     "coelho_live_follows_log": frozenset({"domain"}),
     "coelho_writer_apply_lag_seconds_bucket": frozenset({"domain", "le"}),
+    "coelho_predict_fallbacks_total": frozenset({"domain", "state"}),
     "coelho_snapshots_total": frozenset({"domain", "outcome"}),
     "coelho_snapshot_last_success_timestamp_seconds": frozenset({"domain"}),
     "coelho_archive_runs_total": frozenset({"domain", "outcome"}),
@@ -71,6 +74,8 @@ FAMILIES_BY_KIND: dict[str, set[str]] = {
         "coelho_dead_letters",
         "coelho_redis_memory_used_bytes",
         "coelho_redis_memory_max_bytes",
+        "coelho_model_health",
+        "coelho_guard_predictions",
     },
     "predict": {
         "coelho_predict_requests",
@@ -81,6 +86,7 @@ FAMILIES_BY_KIND: dict[str, set[str]] = {
         "coelho_live_lag_events",
         "coelho_live_lag_seconds",
         "coelho_live_follows_log",
+        "coelho_predict_fallbacks",
     },
     "snapshot": {"coelho_snapshots", "coelho_snapshot_last_success_timestamp_seconds"},
     "archive": {

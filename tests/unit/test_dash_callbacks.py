@@ -188,6 +188,34 @@ def test_model_info_shows_how_far_the_live_model_was_behind_the_log() -> None:
     assert "0 events · 0 ms behind the log · checkpoint reloads" in text
 
 
+def test_model_info_says_when_the_champion_answered_for_an_unhealthy_live_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dash_app.components import model_panel
+
+    result = {
+        "model": "live",
+        "response": {"model": {"source": "champion", "version": 3, "model": "linear",
+                               "fallback": {"from": "live", "live_version": 41,
+                                            "state": "diverged", "reason": "2 of the last 200 "
+                                            "predictions were far outside the physical range"}}},
+    }  # fmt: skip
+    text = text_of(model_panel.describe(DashConfig(), "eta", "live", result))
+    assert "answered by the champion" in text and "version 41" in text and "diverged" in text
+    status = {
+        "model": "linear",
+        "state_version": 41,
+        "events_learned": 1500,
+        "updated_at": 0,
+        "health": {"state": "diverged", "reason": "far outside the physical range"},
+    }
+    monkeypatch.setattr(model_panel.state, "status", lambda cfg, page: status)
+    text = text_of(model_panel.describe(DashConfig(), "eta", "live", None))
+    assert "diverged : far outside the physical range" in text and "coelho reset" in text
+    status["health"] = {"state": "ok"}
+    assert "health" in text_of(model_panel.describe(DashConfig(), "eta", "live", None))
+
+
 def test_an_unexpected_callback_failure_is_said_in_the_page() -> None:
     from dash._callback_context import context_value
     from dash._utils import AttributeDict

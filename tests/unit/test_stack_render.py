@@ -35,3 +35,11 @@ def test_domains_table_shows_counters_and_metrics() -> None:
     row = text.splitlines()[2].split()
     assert row[:5] == ["tfd", "200", "3", "0", "4"]
     assert "ROCAUC=0.9123" in text
+
+
+def test_domains_table_shows_the_guard_state() -> None:
+    text = domains_table({"eta": {"events_learned": 5, "health": {"state": "diverged"}},
+                          "tfd": {"events_learned": 5}})  # fmt: skip
+    rows = {line.split()[0]: line.split() for line in text.splitlines()[2:]}
+    assert "health" in text.splitlines()[0]
+    assert rows["eta"][5] == "diverged" and rows["tfd"][5] == "ok"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from coelho.domains.base import Domain, MetricSpec, ModelSpec
+from coelho.domains.base import Domain, GuardSpec, MetricSpec, ModelSpec
 from coelho.domains.schema import FieldSpec
 from coelho.errors import UnknownDomain
 
@@ -28,4 +28,4 @@ def get(key: str) -> Domain:
         raise UnknownDomain(f"unknown domain {key!r}; expected one of {sorted(REGISTRY)}") from None
 
 
-__all__ = ["REGISTRY", "Domain", "FieldSpec", "MetricSpec", "ModelSpec", "get"]
+__all__ = ["REGISTRY", "Domain", "FieldSpec", "GuardSpec", "MetricSpec", "ModelSpec", "get"]

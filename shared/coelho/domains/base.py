@@ -70,6 +70,28 @@ class MetricSpec:
 
 
 @dataclass(frozen=True)
+class GuardSpec:
+    """When a live model of the domain counts as unhealthy (``coelho.guard``), as data.
+
+    ``prediction_range`` is the physical range of a prediction (an ETA lasts between 0 s and a
+    day; a probability is in [0, 1]). A non-finite prediction, or one beyond the range by more
+    than the range's own width, is a divergence at once; predictions slightly outside (a
+    linear model may dip below 0 s for a 100 m trip) only count when more than ``tolerance``
+    of the recent ones are. ``metric`` names the rolling headline metric compared with the
+    champion's: lower-is-better metrics may grow to ``max_ratio`` times the champion's,
+    higher-is-better ones may drop by ``max_drop``, once the model learned ``metric_after``
+    events (a rolling metric over a window the model has not filled yet says little).
+    """
+
+    prediction_range: tuple[float, float] | None = None
+    tolerance: float = 0.05
+    metric: str | None = None
+    max_ratio: float | None = None
+    max_drop: float | None = None
+    metric_after: int = 1_000
+
+
+@dataclass(frozen=True)
 class Domain:
     """A use case: topic, schema, producer, pipelines and prequential metrics."""
 
@@ -93,6 +115,7 @@ class Domain:
     # and the SQL page's templates, (label, query) over that table registered as ``data``.
     table: str = ""
     sql_templates: tuple[tuple[str, str], ...] = ()
+    guard: GuardSpec = field(default_factory=GuardSpec)
 
     def __repr__(self) -> str:
         return f"Domain({self.key!r})"
@@ -116,17 +139,33 @@ class Domain:
         return self.models[chosen]
 
     def generate(
-        self, seed: int | None = None, drift_after: int | None = None, start: datetime | None = None
+        self,
+        seed: int | None = None,
+        drift_after: int | None = None,
+        start: datetime | None = None,
+        time_scale: float | None = None,
     ) -> Generator:
         """A seeded generator. With ``start`` its timestamps come from a synthetic clock that
-        advances at the seed rate, so the whole stream is reproducible; without it, from now."""
-        return self.generator(random.Random(seed), drift_after, _clock(start, self.seed_rate))
+        advances at the seed rate, so the whole stream is reproducible; without it, from now.
+        ``time_scale`` speeds the synthetic clock up: each event moves it ``time_scale`` times
+        the seed's mean interval (600: a 0.55 s ETA interval becomes 5.5 minutes), so a
+        stream crosses a rush hour or a weekend within minutes (from now without ``start``)."""
+        if time_scale is not None and time_scale <= 0:
+            raise ValueError(f"time_scale must be > 0, got {time_scale!r}")
+        if time_scale is not None and start is None:
+            start = datetime.now(UTC)
+        clock = _clock(start, self.seed_rate / (time_scale or 1.0))
+        return self.generator(random.Random(seed), drift_after, clock)
 
     def produce(
-        self, seed: int | None = None, drift_after: int | None = None, start: datetime | None = None
+        self,
+        seed: int | None = None,
+        drift_after: int | None = None,
+        start: datetime | None = None,
+        time_scale: float | None = None,
     ) -> Iterator[Event]:
         """An endless stream of events; ``drift_after`` switches the distribution mid-stream."""
-        gen = self.generate(seed, drift_after, start)
+        gen = self.generate(seed, drift_after, start, time_scale)
         while True:
             yield gen.next_event()
 

@@ -98,28 +98,40 @@ def profile(event: Event) -> dict[str, Any]:
     return {name: flat[name] for name in PROFILE_FEATURES}
 
 
-DBSTREAM_LIGHT = {"clustering_threshold": 1.0, "fading_factor": 0.05, "cleanup_interval": 2,
+# The unit of each number (the value that becomes 1.0) and a clip at 3 units. Fixed, not
+# running statistics: DBSTREAM's micro-clusters live in the scaled space, and a scale that
+# moves (the first add-to-cart after thousands of page views gave quantity a z-score of
+# about 30) strands every existing micro-cluster in a space that no longer exists.
+UNITS: dict[str, float] = {"price": 1000.0, "quantity": 2.0, "time_on_page_seconds": 120.0,
+                           "session_event_sequence": 10.0}  # fmt: skip
+CLIP = 3.0
+# λ = 0.002: a micro-cluster's weight halves every 500 events. The seed's 0.05 (a half-life
+# of 20 events) forgot every other behaviour during a burst of one event type, and the model
+# fell to one or two clusters.
+DBSTREAM_LIGHT = {"clustering_threshold": 1.0, "fading_factor": 0.002, "cleanup_interval": 2,
                   "intersection_factor": 0.3, "minimum_weight": 1.0}  # fmt: skip
 DBSTREAM_SEED = {"clustering_threshold": 1.5, "fading_factor": 0.05, "cleanup_interval": 4,
                  "intersection_factor": 0.5, "minimum_weight": 1.0}  # fmt: skip
 
 
 def _dbstream_numeric() -> Any:
-    """DBSTREAM on standardized numbers only: categories with no cluster signal fragment it."""
+    """DBSTREAM on numbers in fixed units: categories with no cluster signal fragment it."""
     from river import cluster, compose
 
-    from coelho.features import Standardize
+    from coelho.features import Scale
 
-    return compose.Select(*NUMERIC) | Standardize() | cluster.DBSTREAM(**DBSTREAM_LIGHT)
+    return compose.Select(*NUMERIC) | Scale(UNITS, CLIP) | cluster.DBSTREAM(**DBSTREAM_LIGHT)
 
 
 def _dbstream_seed() -> Any:
-    """The seed's DBSTREAM parameters over standardized numbers plus one-hot categories."""
+    """The seed's DBSTREAM parameters over numbers in fixed units plus one-hot categories."""
     from river import cluster, compose
 
-    from coelho.features import OneHot, Standardize
+    from coelho.features import OneHot, Scale
 
-    encode = (compose.Select(*NUMERIC) | Standardize()) + (compose.Select(*CATEGORICAL) | OneHot())
+    encode = (compose.Select(*NUMERIC) | Scale(UNITS, CLIP)) + (
+        compose.Select(*CATEGORICAL) | OneHot()
+    )
     return encode | cluster.DBSTREAM(**DBSTREAM_SEED)
 
 
@@ -269,15 +281,15 @@ DOMAIN = Domain(
     models={
         "dbstream": ModelSpec(
             "dbstream",
-            "Standardized price/quantity/time-on-page/sequence → DBSTREAM(r=1.0, λ=0.05)",
+            "Price/quantity/time-on-page/sequence in fixed units → DBSTREAM(r=1.0, λ=0.002)",
             _dbstream_numeric,
-            DBSTREAM_LIGHT,
+            {**DBSTREAM_LIGHT, "units": UNITS, "clip": CLIP},
         ),
         "dbstream-seed": ModelSpec(
             "dbstream-seed",
             "The seed's DBSTREAM(r=1.5, λ=0.05, t_gap=4, α=0.5) over numbers + one-hot categories",
             _dbstream_seed,
-            DBSTREAM_SEED,
+            {**DBSTREAM_SEED, "units": UNITS, "clip": CLIP},
         ),
     },
     default_model="dbstream",

@@ -19,6 +19,7 @@ from coelho.domains.base import (
     Domain,
     Event,
     Features,
+    GuardSpec,
     MetricSpec,
     ModelSpec,
     SeededGenerator,
@@ -114,22 +115,51 @@ NUMERIC = (
     *(f"base_x_{w}" for w in WEATHER[2:]),
 )  # fmt: skip
 CATEGORICAL = ("weather", "vehicle_type")
-MINUTES = 60.0
+HOUR = 3600.0
+# The unit of each numeric feature (the value that becomes 1.0), from what the quantities
+# physically are: durations in hours, distances in 100 km (the bounding box's diagonal),
+# a rating out of 5. Scaling by these instead of running statistics keeps a feature that was
+# zero for 10,000 trips (the weekend interaction on a weekday) at 0-3 when it first moves.
+UNITS: dict[str, float] = {
+    "distance_km": 100.0, "base_seconds": HOUR, "initial_estimate": HOUR,
+    "base_x_rush": HOUR, "base_x_weekend": HOUR, "base_x_rating": 5 * HOUR,
+    "rush": 1.0, "weekend": 1.0, "hour": 24.0, "temperature": 60.0, "driver_rating": 5.0,
+    **{f"base_x_{w}": HOUR for w in WEATHER[2:]},
+}  # fmt: skip
+# Inputs saturate at 3 units (a 120 km, 3-hour base trip): a trip across the globe is a valid
+# event, and it must not drag every weight with it.
+CLIP = 3.0
+LINEAR_PARAMS: dict[str, Any] = {
+    "scaling": "fixed units, clipped at 3", "optimizer": "AdaGrad(0.1)", "intercept_lr": 0.01,
+    "clip_gradient": 1.0, "target_unit": "hours",
+}  # fmt: skip
+
+
+def _in_hours(regressor: Any) -> Any:
+    from river import compose
+
+    return compose.TargetTransformRegressor(
+        regressor, func=partial(operator.mul, 1 / HOUR), inverse_func=partial(operator.mul, HOUR)
+    )
 
 
 def _linear() -> Any:
-    """Standardized features → LinearRegression on minutes (SGD is unstable on raw seconds)."""
+    """Features in physical units → LinearRegression(AdaGrad) on hours (see the README).
+
+    Three bounds make one event unable to wreck the model: inputs are scaled by fixed units
+    and clipped at 3; the loss gradient is clipped at 1 hour; AdaGrad's step on a weight is
+    at most its learning rate, and a feature that was zero for most trips (weekend, rush hour,
+    rare weather) keeps a large step, so it is learned as soon as it appears."""
     from river import compose, linear_model, optim
 
-    from coelho.features import OneHot, Standardize
+    from coelho.features import OneHot, Scale
 
-    encode = (compose.Select(*NUMERIC) | Standardize()) + (compose.Select(*CATEGORICAL) | OneHot())
-    regressor = compose.TargetTransformRegressor(
-        linear_model.LinearRegression(optimizer=optim.SGD(0.01), intercept_lr=0.05),
-        func=partial(operator.mul, 1 / MINUTES),
-        inverse_func=partial(operator.mul, MINUTES),
+    numeric = compose.Select(*NUMERIC) | Scale(UNITS, CLIP)
+    encode = numeric + (compose.Select(*CATEGORICAL) | OneHot())
+    regressor = linear_model.LinearRegression(
+        optimizer=optim.AdaGrad(0.1), intercept_lr=0.01, clip_gradient=1.0
     )
-    return encode | regressor
+    return encode | _in_hours(regressor)
 
 
 ARF_PARAMS: dict[str, Any] = {
@@ -141,20 +171,25 @@ ARF_PARAMS: dict[str, Any] = {
 
 
 def _arf() -> Any:
-    """The seed's ARFRegressor, on the same leak-free features."""
-    from river import compose, drift, forest, metrics
+    """The seed's ARFRegressor, on the same leak-free features, scaled and in hours."""
+    from river import compose, drift, forest, linear_model, metrics, optim
 
-    from coelho.features import Standardize
+    from coelho.features import Scale
 
+    # The adaptive leaves fit a linear model: on raw seconds (or on running z-scores that
+    # explode on a first weekend) it diverges, so the leaves get bounded inputs, hours and a
+    # clipped gradient too.
+    leaf = linear_model.LinearRegression(
+        optimizer=optim.SGD(0.05), intercept_lr=0.01, clip_gradient=1.0
+    )
     arf = forest.ARFRegressor(
         metric=metrics.MAE(),
         drift_detector=drift.ADWIN(delta=0.002),
         warning_detector=drift.ADWIN(delta=0.01),
+        leaf_model=leaf,
         **ARF_PARAMS,
     )
-    # Leaf models are linear: numeric, standardized inputs only (weather enters via base_x_*);
-    # on raw seconds the adaptive leaves diverge.
-    return compose.Select(*NUMERIC) | Standardize() | arf
+    return compose.Select(*NUMERIC) | Scale(UNITS, CLIP) | _in_hours(arf)
 
 
 def _metrics() -> tuple[MetricSpec, ...]:
@@ -273,13 +308,16 @@ DOMAIN = Domain(
     models={
         "linear": ModelSpec(
             "linear",
-            "Haversine distance × rush-hour/weekend/weather/driver interactions, standardized "
-            "→ LinearRegression(SGD 0.01) on minutes",
+            "Haversine distance × rush-hour/weekend/weather/driver interactions in fixed "
+            "units, clipped → LinearRegression(AdaGrad 0.1, clipped gradient) on hours",
             _linear,
-            {"optimizer": "SGD(0.01)", "intercept_lr": 0.05, "target_unit": "minutes"},
+            LINEAR_PARAMS,
         ),
         "arf": ModelSpec(
-            "arf", "The seed's ARFRegressor (median, MAE) on leak-free features", _arf, ARF_PARAMS
+            "arf",
+            "The seed's ARFRegressor (median, MAE) on leak-free features in fixed units",
+            _arf,
+            {**ARF_PARAMS, "leaf_model": "LinearRegression(SGD 0.05, clip_gradient 1)"},
         ),
     },
     default_model="linear",
@@ -290,4 +328,7 @@ DOMAIN = Domain(
     summary="Delivery time prediction",
     table=TABLE,
     sql_templates=SQL_TEMPLATES,
+    # A trip lasts between 0 s and a day; a model three times worse than the champion over
+    # the last 1,000 trips is not one to serve.
+    guard=GuardSpec(prediction_range=(0.0, 86_400.0), metric="RollingMAE", max_ratio=3.0),
 )

@@ -6,6 +6,12 @@ chosen by the query parameter ``model`` or the header ``X-Coelho-Model`` (the qu
 ``live`` (default), ``champion``, ``latest`` or a registered version ``N`` (see
 ``coelho.serving``). Errors: 400 naming the bad field, 404 for an unknown version, 503 while no
 model exists or the registry is unreachable.
+
+Guarded fallback: when the live model is unhealthy (``coelho.guard``: diverged or degraded,
+as the writer recorded in the checkpoint) or its answer to this request is no number or far
+outside the physical range, the answer comes from the ``champion`` and ``model.fallback``
+says so and why: ``{"from": "live", "live_version": 41, "reason": "..."}``. With no champion
+to fall back to the request fails with 503 rather than serve a diverged answer.
 """
 
 from __future__ import annotations
@@ -13,15 +19,24 @@ from __future__ import annotations
 import json
 import logging
 import time
+from typing import Any
 
 import redis
 from flask import Request
 
 from coelho import domains
-from coelho.errors import CoelhoError, InvalidEvent
+from coelho.errors import CoelhoError, InvalidEvent, ModelDiverged, ModelNotReady
+from coelho.guard import OK, state_of
 from coelho.handlers.http import Response, error_response, json_response, route
 from coelho.replica import LiveReplica
-from coelho.serving import PREDICT_LATENCY, PREDICT_REQUESTS, RegistrySource, Selector, Served
+from coelho.serving import (
+    PREDICT_FALLBACKS,
+    PREDICT_LATENCY,
+    PREDICT_REQUESTS,
+    RegistrySource,
+    Selector,
+    Served,
+)
 from coelho.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -74,7 +89,11 @@ class PredictService:
             selector = self.selector(request)
             label = selector.label
             event = self.domain.validate_request(_body(request))
-            answer = self.source(selector).answer(event)
+            served = self.source(selector)
+            if selector.source == "live":
+                answer = self._guarded(served, event)
+            else:
+                answer = served.answer(event)
         except CoelhoError as exc:
             response = error_response(exc)
         else:
@@ -82,6 +101,27 @@ class PredictService:
         PREDICT_REQUESTS.labels(self.domain.key, label, str(response[1])).inc()
         PREDICT_LATENCY.labels(self.domain.key, label).observe(time.perf_counter() - started)
         return response
+
+    def _guarded(self, live: Served, event: dict[str, object]) -> dict[str, Any]:
+        """The live answer, or the champion's when the live model is unhealthy (module doc)."""
+        state, reason = state_of(live.model)
+        if state == OK:
+            try:
+                return live.answer(event)
+            except ModelDiverged as exc:
+                state, reason = "answer", str(exc)
+        PREDICT_FALLBACKS.labels(self.domain.key, state).inc()
+        try:
+            champion = self.registry.current(Selector("champion"))
+        except CoelhoError as exc:
+            raise ModelNotReady(
+                f"the live {self.domain.key} model is {state} ({reason}) and there is no "
+                f"champion to answer instead: {exc}"
+            ) from None
+        answer = champion.answer(event)
+        answer["model"]["fallback"] = {"from": "live", "live_version": live.version,
+                                       "state": state, "reason": reason}  # fmt: skip
+        return answer
 
     def handle(self, request: Request) -> Response:
         return route(request, self.predict, self.ready)

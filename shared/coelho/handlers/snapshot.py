@@ -5,7 +5,10 @@ snapshot and learned enough since the newest version (``coelho.retention.snapsho
 the checkpoint (verified), log an MLflow run with the model, register a new version of
 ``<domain>-river``, apply the promotion policy (``coelho.registry``), then the retention policy
 (``coelho.retention``). Snapshots read the checkpoint, never the writer, so they never block
-learning. ``{"force": true}`` in the event's data (``coelho snapshot``) skips the thresholds.
+learning. ``{"force": true}`` in the event's data (``coelho snapshot``) skips the thresholds, and
+so does a new lineage left by ``coelho reset``. A state the guard found unhealthy is registered
+with a ``coelho.health`` tag saying so and never promoted; the champion's metrics are left in
+the domain's snapshot hash for the writer's guard.
 
 The tick is answered 202 at once and the work runs in one background thread per process;
 ticks arriving meanwhile are coalesced into one more pass. ``POST /?wait=1`` runs the pass in
@@ -151,6 +154,8 @@ class SnapshotService:
             return {"status": "no-state"}
         state_version, events_learned = int(version), int(learned or 0)
         marker = self.client.hgetall(keys.snapshot)
+        reset = b"reset" in marker  # a new lineage (coelho reset) is always registered
+        force = force or reset
         if int(marker.get(b"state_version", -1)) == state_version:
             return {"status": "unchanged", "state_version": state_version,
                     "version": int(marker.get(b"registered_version", 0))}  # fmt: skip
@@ -163,19 +168,26 @@ class SnapshotService:
         if not self.client.set(keys.snapshot_lock, token, nx=True, px=LOCK_MS):
             return {"status": "busy", "state_version": state_version}
         try:
-            return self._publish(domain, keys, state_version, events_learned, force)
+            return self._publish(domain, keys, state_version, events_learned, force, reset)
         finally:
             self._release(keys=[keys.snapshot_lock], args=[token])
 
     def _publish(
-        self, domain: str, keys: Keys, state_version: int, events_learned: int, force: bool
+        self,
+        domain: str,
+        keys: Keys,
+        state_version: int,
+        events_learned: int,
+        force: bool,
+        reset: bool = False,
     ) -> dict[str, Any]:
         from coelho.registry import shared
         from coelho.state.checkpoint import CheckpointStore
 
         registry = shared()
         newest = next(iter(registry.versions(domain)), None)
-        if newest is not None and newest.events_learned == events_learned:
+        # After ``coelho reset`` the count can match while the state differs (a new lineage).
+        if newest is not None and newest.events_learned == events_learned and not reset:
             # Same state under a new version number (e.g. restored after Redis lost it).
             self._mark(keys, state_version, newest)
             return {"status": "unchanged", "state_version": state_version,
@@ -188,16 +200,21 @@ class SnapshotService:
         checkpoint = CheckpointStore(self.client, domain, self.settings.state_key).load()
         if checkpoint is None:
             return {"status": "no-state"}
-        info = registry.publish(domain, checkpoint.model, checkpoint.version,
-                                checkpoint.saved_at, self.settings.state_key)  # fmt: skip
+        info = registry.publish(domain, checkpoint.model, checkpoint.version, checkpoint.saved_at,
+                                self.settings.state_key, checkpoint.position)  # fmt: skip
         promoted, reason = registry.consider(domain, info)
         self._mark(keys, checkpoint.version, info)
+        self.client.hdel(keys.snapshot, "reset")
+        champion = info if promoted else registry.champion(domain)
+        if champion is not None:
+            self.client.hset(keys.snapshot, "champion_metrics", json.dumps(champion.metrics))
         pruned = self._retain(registry, domain, info)
         log.info("snapshot %s: state v%d -> %s v%d (%s)", domain, checkpoint.version,
                  info.version, info.version, reason)  # fmt: skip
         return {"status": "registered", "version": info.version, "run_id": info.run_id,
                 "state_version": checkpoint.version, "events_learned": info.events_learned,
-                "promoted": promoted, "reason": reason, "pruned": pruned}  # fmt: skip
+                "health": info.health, "promoted": promoted, "reason": reason,
+                "pruned": pruned}  # fmt: skip
 
     def _not_due(
         self, newest: tuple[int, int, float], events_learned: int

@@ -46,11 +46,12 @@ def domains_table(domains: Mapping[str, Mapping[str, Any]]) -> str:
                 str(info.get("state_version", 0)),
                 str(info.get("archived_events", 0)),
                 _lag(info),
+                (info.get("health") or {}).get("state", "ok"),
                 metrics or "-",
             )
         )
     headers = ("domain", "learned", "duplicates", "dead-lettered", "version", "archived",
-               "archive lag", "metrics")  # fmt: skip
+               "archive lag", "health", "metrics")  # fmt: skip
     return table(rows, headers)
 
 

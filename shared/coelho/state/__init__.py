@@ -27,6 +27,10 @@ Why not "load blob, learn, save blob" per event: forest pickles reach 15 MB afte
    re-basing on every new one (``coelho.replica``), so a prediction lags the stream by
    milliseconds rather than a checkpoint interval.
 
+``coelho reset`` relies on exactly these properties to put a registered version back: it
+takes the lease (fencing the writer out), saves the version as a new checkpoint at the log
+position it covers, and lets a writer replay the log after it.
+
 Invariants (each has a test): every acknowledged event is in the log or covered by a checkpoint;
 a log entry is applied at most once per model lineage, because a checkpoint atomically records
 the position it covers and a writer resumes strictly after it; no unverified bytes are unpickled;

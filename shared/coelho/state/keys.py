@@ -31,6 +31,11 @@ class Keys:
         return self._k(f"pos:{partition}:{source}")
 
     @property
+    def all_positions(self) -> str:
+        """SCAN pattern of every ``positions`` set of the domain (coelho reset drops them)."""
+        return self._k("pos:*")
+
+    @property
     def floors(self) -> str:
         """Hash ``<topic>:<partition>`` -> the offset a restored snapshot covers (recovery)."""
         return self._k("floors")
@@ -68,7 +73,8 @@ class Keys:
 
     @property
     def snapshot(self) -> str:
-        """Hash: state_version, registered_version, run_id of the last MLflow snapshot."""
+        """Hash: state_version, registered_version, run_id of the last MLflow snapshot; the
+        champion's metrics (for the writer's guard); ``reset`` while a reset is unregistered."""
         return self._k("snapshot")
 
     @property

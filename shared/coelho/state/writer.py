@@ -17,7 +17,7 @@ from typing import Any
 
 import redis
 
-from coelho import telemetry
+from coelho import guard, telemetry
 from coelho.errors import StateTampered
 from coelho.learning import OnlineModel
 from coelho.settings import Settings
@@ -96,6 +96,9 @@ class DomainWriter:
         self._dirty = False
         self._apply_lag = 0.0
         self._renewed_at = 0.0
+        self._champion: dict[str, float] | None = None
+        self._verdicts: dict[str, int] = {}
+        self._logged_state = guard.OK
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -165,6 +168,8 @@ class DomainWriter:
         self.error = None
         self._since_checkpoint = 0
         self._last_checkpoint = time.monotonic()
+        self._verdicts = dict(self.model.health.totals)  # count only what this writer sees
+        self._export_health(self.model.health.state)
         telemetry.IS_WRITER.labels(self.domain).set(1)
         log.info("writer %s: lease taken at version %d", self.domain, self.version)
         if restored is not None:
@@ -190,6 +195,12 @@ class DomainWriter:
     def _drop(self) -> None:
         self.model = None
         telemetry.IS_WRITER.labels(self.domain).set(0)
+        self._export_health(None)
+
+    def _export_health(self, state: str | None) -> None:
+        """1 for the live model's guard state, 0 for the others (all 0 when not the writer)."""
+        for name in (guard.OK, guard.DEGRADED, guard.DIVERGED):
+            telemetry.MODEL_HEALTH.labels(self.domain, name).set(int(name == state))
 
     def _renew_lease(self) -> bool:
         if self._renew(keys=[self.keys.lease], args=[self.token, self.settings.lease_ms]):
@@ -268,7 +279,9 @@ class DomainWriter:
         history = ""
         if now - self._last_history >= HISTORY_EVERY_SECONDS:
             self._last_history = now
+            self._champion = self._champion_metrics()
             history = json.dumps({"t": now, "n": self.model.events_learned, "m": metrics})
+        health = self._guard(metrics)
         fields: dict[str, Any] = {
             "events_learned": self.model.events_learned,
             "state_version": self.version,
@@ -279,9 +292,35 @@ class DomainWriter:
             "lag": lag,
             "lag_ms": round(self._apply_lag * 1000, 1),  # append -> applied, last entry
             "updated_at": now,
+            "health": json.dumps(health),
         }
         args = [self.token, *(v for kv in fields.items() for v in kv), history]
         self._publish(keys=[self.keys.lease, self.keys.stats, self.keys.history], args=args)
+
+    def _champion_metrics(self) -> dict[str, float] | None:
+        """The champion's metrics as the snapshot function last recorded them (or None)."""
+        raw = self.client.hget(self.keys.snapshot, "champion_metrics")
+        try:
+            return dict(json.loads(raw)) if raw else None
+        except (ValueError, TypeError):
+            return None
+
+    def _guard(self, metrics: dict[str, float]) -> dict[str, Any]:
+        """Run the metric half of the guard and export the verdicts (``coelho.guard``)."""
+        assert self.model is not None
+        health = self.model.health
+        health.check_metric(metrics, self._champion, self.model.events_learned)
+        state = health.state
+        self._export_health(state)
+        for verdict, total in health.totals.items():
+            seen = self._verdicts.get(verdict, 0)
+            if total > seen:
+                telemetry.GUARD_VERDICTS.labels(self.domain, verdict).inc(total - seen)
+            self._verdicts[verdict] = total
+        if state != guard.OK and state != self._logged_state:
+            log.error("writer %s: the live model is %s: %s", self.domain, state, health.reason)
+        self._logged_state = state
+        return health.describe()
 
     def _lag(self) -> int:
         appended = self.client.hget(self.keys.counters, "appended")
