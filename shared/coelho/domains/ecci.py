@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from coelho.domains import ecci_metrics
 from coelho.domains.base import (
     Clock,
     Domain,
     Event,
     Features,
-    MetricSpec,
     ModelSpec,
     SeededGenerator,
 )
@@ -133,16 +133,6 @@ def _dbstream_seed() -> Any:
         compose.Select(*CATEGORICAL) | OneHot()
     )
     return encode | cluster.DBSTREAM(**DBSTREAM_SEED)
-
-
-def _metrics() -> tuple[MetricSpec, ...]:
-    from river import metrics
-
-    return (
-        MetricSpec("Silhouette", metrics.Silhouette,
-                   "Cohesion vs separation of clusters in feature space (lower is better).",
-                   higher_is_better=False),
-    )  # fmt: skip
 
 
 @dataclass
@@ -293,11 +283,13 @@ DOMAIN = Domain(
         ),
     },
     default_model="dbstream",
-    metrics=_metrics,
+    metrics=ecci_metrics.metrics,
     headline_metric="Silhouette",
     generator=EcciGenerator,
     seed_rate=10.0,
     summary="Customer clustering & analysis",
     table=TABLE,
     sql_templates=SQL_TEMPLATES,
+    counters=ecci_metrics.COUNTERS,
+    location="location",
 )

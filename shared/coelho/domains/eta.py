@@ -15,12 +15,12 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
+from coelho.domains import eta_metrics
 from coelho.domains.base import (
     Domain,
     Event,
     Features,
     GuardSpec,
-    MetricSpec,
     ModelSpec,
     SeededGenerator,
 )
@@ -192,24 +192,6 @@ def _arf() -> Any:
     return compose.Select(*NUMERIC) | Scale(UNITS, CLIP) | _in_hours(arf)
 
 
-def _metrics() -> tuple[MetricSpec, ...]:
-    from river import metrics, utils
-
-    return (
-        MetricSpec("MAE", metrics.MAE, "Mean absolute error in seconds.", False),
-        MetricSpec("RMSE", metrics.RMSE, "Root mean squared error: punishes large misses.", False),
-        MetricSpec("R2", metrics.R2, "Share of the duration's variance the model explains."),
-        MetricSpec("MAPE", metrics.MAPE, "Mean absolute error as a percentage.", False),
-        MetricSpec("SMAPE", metrics.SMAPE, "Symmetric percentage error (0-200).", False),
-        MetricSpec("MSE", metrics.MSE, "Mean squared error in seconds².", False),
-        MetricSpec("RMSLE", metrics.RMSLE, "RMSE of log durations: relative misses.", False),
-        MetricSpec("RollingMAE", lambda: utils.Rolling(metrics.MAE(), window_size=1000),
-                   "MAE over the last 1,000 trips: reacts to drift.", False),
-        MetricSpec("RollingRMSE", lambda: utils.Rolling(metrics.RMSE(), window_size=1000),
-                   "RMSE over the last 1,000 trips.", False),
-    )  # fmt: skip
-
-
 class EtaGenerator(SeededGenerator):
     """The seed producer's trips; timestamps and traffic follow the (possibly synthetic) clock."""
 
@@ -321,7 +303,7 @@ DOMAIN = Domain(
         ),
     },
     default_model="linear",
-    metrics=_metrics,
+    metrics=eta_metrics.metrics,
     headline_metric="MAE",
     generator=EtaGenerator,
     seed_rate=1 / 0.55,
