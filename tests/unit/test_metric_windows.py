@@ -78,7 +78,8 @@ def test_time_rolling_metrics_follow_event_time(key: str) -> None:
     assert timed, f"{key} has no metric over event time"
     for name in timed:
         window = model.metrics[name]
-        held = window.sums._timestamps if isinstance(window, SilhouetteWindow) else window._timestamps
+        inner = window.sums if isinstance(window, SilhouetteWindow) else window
+        held = inner._timestamps
         assert 0 < len(held) < 200, name
         assert held[-1] - held[0] <= timedelta(minutes=5)
         assert name in model.metric_values()
