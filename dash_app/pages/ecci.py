@@ -21,7 +21,6 @@ from dash_app.components import cluster_figures, domain_layout, figures
 from dash_app.components.alerts import muted
 
 KEY = "ecci"
-METRICS = ("Silhouette", "n_clusters", "n_micro_clusters")
 
 dash.register_page(
     __name__,
@@ -81,7 +80,7 @@ def layout(**kwargs: Any) -> html.Div:
         ],
         className="mb-3",
     )
-    return domain_layout.page(KEY, metrics=METRICS, result=result, extra=analytics)
+    return domain_layout.page(KEY, result=result, extra=analytics)
 
 
 def cluster_line(body: dict[str, Any]) -> Any:

@@ -12,7 +12,6 @@ from dash_app import config, ids
 from dash_app.components import domain_layout, figures
 
 KEY = "eta"
-METRICS = ("MAE", "RMSE", "R2", "RollingMAE")
 POINTS = ("origin.lat", "origin.lon", "destination.lat", "destination.lon")
 
 dash.register_page(
@@ -35,7 +34,7 @@ def layout(**kwargs: Any) -> html.Div:
             figure=figures.empty("Fill the form and press Predict", 160),
         ),
     ]
-    return domain_layout.page(KEY, metrics=METRICS, result=result)
+    return domain_layout.page(KEY, result=result)
 
 
 def trip(coordinates: list[Any]) -> tuple[Any, Any]:

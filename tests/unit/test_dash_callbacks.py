@@ -7,10 +7,8 @@ failure a user can meet.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
-import plotly.graph_objects as go
 import pytest
 from dash import no_update
 
@@ -18,7 +16,6 @@ from coelho.domains import REGISTRY
 from dash_app import ids
 from dash_app.clients.predict import Outcome
 from dash_app.clients.problem import Problem
-from dash_app.clients.state import Point
 from dash_app.config import DashConfig
 from tests.unit.dash_support import text_of
 
@@ -90,36 +87,6 @@ def test_predict_stores_the_answer_or_shows_the_problem(monkeypatch: pytest.Monk
     monkeypatch.setattr(form_panel.predict_client, "predict", down)
     store, _form, result_alert = form_panel.predict(2, values, field_ids, None)
     assert store is None and "predict-eta is down" in text_of(result_alert)
-
-
-@pytest.mark.parametrize("page", ["tfd", "eta", "ecci"])
-def test_every_charted_metric_has_a_hover_explanation(page: str) -> None:
-    from importlib import import_module
-
-    from dash_app.components.metrics_panel import help_text
-
-    module = import_module(f"dash_app.pages.{page}")
-    for name in module.METRICS:
-        assert len(help_text(REGISTRY[page], name)) > 10
-    with pytest.raises(KeyError, match="NoSuchMetric"):
-        help_text(REGISTRY[page], "NoSuchMetric")
-
-
-def test_metric_series_from_history(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dash_app.components import metrics_panel
-
-    now = time.time()
-    points = [Point(now - 3 + i, 100 * i, {"MAE": 50.0 - i}) for i in range(3)]
-    monkeypatch.setattr(metrics_panel.state, "history", lambda cfg, key: points)
-    metric_ids = [ids.metric("eta", "MAE"), ids.metric("eta", "R2")]
-    figures, note = metrics_panel.refresh(1, metric_ids)
-    assert list(figures[0].data[0].y) == [50.0, 49.0, 48.0]
-    assert not figures[1].data  # no R2 point yet: an explained empty chart
-    assert note is None
-    monkeypatch.setattr(metrics_panel.state, "history", lambda cfg, key: Problem("Down", "x"))
-    figures, note = metrics_panel.refresh(2, metric_ids)
-    assert all(isinstance(f, go.Figure) and not f.data for f in figures)
-    assert "Down" in text_of(note)
 
 
 def test_training_toggle_reverts_the_switch_when_control_fails(
@@ -242,18 +209,18 @@ def test_a_failing_callback_answers_with_the_page_alert_over_http(
     from dash_app.pages import tfd
 
     def broken(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("history exploded")
+        raise RuntimeError("verdict exploded")
 
-    monkeypatch.setattr(tfd.state, "history", broken)
+    monkeypatch.setattr(tfd, "verdict", broken)
     client = app.server.test_client()
     assert client.get("/").status_code == 200  # sets the callback map up
-    interval = ids.part("tfd", ids.INTERVAL)
+    store = ids.part("tfd", ids.RESULT_STORE)
     payload = {
-        "output": "tfd-confusion.figure",
-        "outputs": {"id": "tfd-confusion", "property": "figure"},
-        "inputs": [{"id": interval, "property": "n_intervals", "value": 1}],
-        "changedPropIds": [json.dumps(interval, sort_keys=True, separators=(",", ":"))
-                           + ".n_intervals"],
+        "output": "..tfd-gauge.figure...tfd-verdict.children..",
+        "outputs": [{"id": "tfd-gauge", "property": "figure"},
+                    {"id": "tfd-verdict", "property": "children"}],
+        "inputs": [{"id": store, "property": "data", "value": {"response": {}}}],
+        "changedPropIds": [json.dumps(store, sort_keys=True, separators=(",", ":")) + ".data"],
         "state": [],
     }  # fmt: skip
     response = client.post("/_dash-update-component", json=payload)

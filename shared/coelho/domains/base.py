@@ -64,7 +64,8 @@ class MetricSpec:
     (``OnlineModel.metric_values``: confusion counts, cluster counts). ``help`` says what the
     value means for this domain; ``formula``, ``low``/``high`` (None: unbounded), ``best`` and
     ``docs`` (River's API page) fill the dashboard's ⓘ dialog; ``group`` places its card and
-    ``gauge`` draws it as a gauge over ``low..high`` as well.
+    ``gauge`` draws it as a gauge over ``low..high`` as well. ``higher_is_better`` is None for
+    a count, which has no better direction.
 
     Domains list them through a function because ``river.metrics`` costs about a second to
     import, which the predict functions' cold start should not pay."""
@@ -72,7 +73,7 @@ class MetricSpec:
     name: str
     build: Callable[[], Any] | None
     help: str
-    higher_is_better: bool = True
+    higher_is_better: bool | None = True
     title: str = ""
     group: str = ""
     formula: str = ""
@@ -89,7 +90,7 @@ class MetricSpec:
     @property
     def optimum(self) -> float | None:
         """The best value: ``best``, else the bound the better direction points to."""
-        if self.best is not None:
+        if self.best is not None or self.higher_is_better is None:
             return self.best
         return self.high if self.higher_is_better else self.low
 

@@ -47,11 +47,12 @@ def metrics() -> tuple[MetricSpec, ...]:
 COUNTERS = (
     MetricSpec("n_clusters", None,
                "Macro-clusters DBSTREAM currently forms from its micro-clusters: the customer "
-               "groups.", title="Clusters", group=STRUCTURE, formula="connected dense "
-               "micro-clusters", high=None, docs=docs("cluster/DBSTREAM")),
+               "groups.", higher_is_better=None, title="Clusters", group=STRUCTURE,
+               formula="connected dense micro-clusters", high=None,
+               docs=docs("cluster/DBSTREAM")),
     MetricSpec("n_micro_clusters", None,
                "Dense micro-clusters DBSTREAM keeps; they fade when sessions stop refreshing "
-               "them.", higher_is_better=False, title="Micro-clusters", group=STRUCTURE,
+               "them.", higher_is_better=None, title="Micro-clusters", group=STRUCTURE,
                formula="micro-clusters with weight > minimum", high=None,
                docs=docs("cluster/DBSTREAM")),
 )  # fmt: skip

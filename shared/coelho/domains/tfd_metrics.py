@@ -91,7 +91,7 @@ def metrics() -> tuple[MetricSpec, ...]:
 
 
 def _counter(name: str, text: str, formula: str) -> MetricSpec:
-    return MetricSpec(name, None, text, higher_is_better=name in ("tp", "tn"), title=name.upper(),
+    return MetricSpec(name, None, text, higher_is_better=None, title=name.upper(),
                       group=COUNTS, formula=formula, high=None, best=None,
                       docs=docs("metrics/ConfusionMatrix"))  # fmt: skip
 
