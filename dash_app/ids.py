@@ -32,6 +32,7 @@ SQL_COUNTER = "sql-counter"
 # Kinds of the shared domain-page parts.
 INTERVAL = "interval"
 FIELD = "field"
+FIELD_DATE = "field-date"
 RANDOMIZE = "randomize"
 PREDICT = "predict"
 FORM_ALERT = "form-alert"
@@ -62,6 +63,11 @@ def part(page: str, kind: str) -> dict[str, Any]:
 def field(page: str, path: Any) -> dict[str, Any]:
     """Id of a form input; ``path`` is a dotted field path or ``dash.ALL``."""
     return {"page": page, "kind": FIELD, "path": path}
+
+
+def field_date(page: str, path: Any) -> dict[str, Any]:
+    """Id of the date picker of timestamp field ``path`` (its value is ``date``)."""
+    return {"page": page, "kind": FIELD_DATE, "path": path}
 
 
 def metric(page: str, name: Any) -> dict[str, Any]:

@@ -25,22 +25,29 @@ pytestmark = pytest.mark.usefixtures("dash_app_instance")
 def _field_ids(key: str) -> list[dict[str, Any]]:
     from dash_app.components import fields
 
-    return [ids.field(key, path) for path, _spec in fields.form_fields(REGISTRY[key])]
+    return fields.input_ids(key, REGISTRY[key])[0]
+
+
+def _date_ids(key: str) -> list[dict[str, Any]]:
+    from dash_app.components import fields
+
+    return fields.input_ids(key, REGISTRY[key])[1]
 
 
 @pytest.mark.parametrize("key", sorted(REGISTRY))
 def test_randomize_fills_every_field_with_a_valid_event(key: str) -> None:
     from dash_app.components import fields, form_panel
 
-    field_ids = _field_ids(key)
-    values = form_panel.randomize(1, field_ids)
-    assert len(values) == len(field_ids)
+    field_ids, date_ids = _field_ids(key), _date_ids(key)
+    values, dates = form_panel.randomize(1, field_ids, date_ids)
+    assert len(values) == len(field_ids) and len(dates) == len(date_ids) == 1
     specs = dict(fields.form_fields(REGISTRY[key]))
     for fid, value in zip(field_ids, values, strict=True):
-        assert value is not None or specs[fid["path"]].nullable, fid["path"]
-    by_path = {f["path"]: v for f, v in zip(field_ids, values, strict=True)}
+        assert value is not None or specs[fid["path"]].nullable or "@" in fid["path"], fid
+    assert all(isinstance(d, str) and len(d) == 10 for d in dates)
+    by_path = form_panel.form_values(field_ids, values, date_ids, dates)
     REGISTRY[key].validate_request(fields.to_event(REGISTRY[key], by_path))
-    assert form_panel.randomize(2, field_ids) != values  # a fresh event each click
+    assert form_panel.randomize(2, field_ids, date_ids) != (values, dates)  # fresh each click
 
 
 def test_predict_names_the_bad_field_and_makes_no_call(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -50,15 +57,18 @@ def test_predict_names_the_bad_field_and_makes_no_call(monkeypatch: pytest.Monke
         raise AssertionError("an invalid form must not reach the predict function")
 
     monkeypatch.setattr(form_panel.predict_client, "predict", no_call)
-    field_ids = _field_ids("tfd")
+    field_ids, date_ids = _field_ids("tfd"), _date_ids("tfd")
     values = form_panel.random_values(REGISTRY["tfd"], field_ids)
+    dates = form_panel.random_values(REGISTRY["tfd"], date_ids)
     values[[f["path"] for f in field_ids].index("amount")] = None
-    store, form_alert, result_alert = form_panel.predict(1, values, field_ids, "live")
+    store, form_alert, result_alert = form_panel.predict(
+        1, values, field_ids, "live", dates, date_ids
+    )
     assert store is no_update and result_alert is None
     assert "Amount (currency units)" in text_of(form_alert) and "amount" in text_of(form_alert)
     values[[f["path"] for f in field_ids].index("currency")] = "XXX"
     values[[f["path"] for f in field_ids].index("amount")] = 10
-    _store, form_alert, _ = form_panel.predict(1, values, field_ids, "live")
+    _store, form_alert, _ = form_panel.predict(1, values, field_ids, "live", dates, date_ids)
     assert "currency" in text_of(form_alert) and "not one of" in text_of(form_alert)
 
 
@@ -73,9 +83,10 @@ def test_predict_stores_the_answer_or_shows_the_problem(monkeypatch: pytest.Monk
         return Outcome("http://x/", body=answer)
 
     monkeypatch.setattr(form_panel.predict_client, "predict", fake)
-    field_ids = _field_ids("eta")
+    field_ids, date_ids = _field_ids("eta"), _date_ids("eta")
     values = form_panel.random_values(REGISTRY["eta"], field_ids)
-    store, form_alert, result_alert = form_panel.predict(1, values, field_ids, "3")
+    dates = form_panel.random_values(REGISTRY["eta"], date_ids)
+    store, form_alert, result_alert = form_panel.predict(1, values, field_ids, "3", dates, date_ids)
     assert store["response"] == answer and store["model"] == "3"
     assert form_alert is None and result_alert is None
     assert calls[0][0] == "eta" and calls[0][2] == "3"
@@ -85,7 +96,7 @@ def test_predict_stores_the_answer_or_shows_the_problem(monkeypatch: pytest.Monk
         return Outcome("http://x/", problem=Problem("predict-eta is down", "Nothing answers"))
 
     monkeypatch.setattr(form_panel.predict_client, "predict", down)
-    store, _form, result_alert = form_panel.predict(2, values, field_ids, None)
+    store, _form, result_alert = form_panel.predict(2, values, field_ids, None, dates, date_ids)
     assert store is None and "predict-eta is down" in text_of(result_alert)
 
 
