@@ -71,7 +71,7 @@ def tile(page: str, spec: MetricSpec) -> dbc.Card:
             [
                 html.Div(
                     [
-                        html.Span(spec.label, className="small fw-bold text-truncate"),
+                        html.Span(spec.label, className="small fw-bold lh-sm"),
                         html.Button(
                             "i",
                             id=ids.metric_part(page, ids.METRIC_INFO, spec.name),
@@ -150,8 +150,10 @@ def card(page: str, extra: Any = None) -> dbc.Card:
         body.append(extra)
     header = [
         html.Strong("Prequential metrics"),
-        html.Span(" — each event is scored before the model learns it; ⓘ explains a metric",
+        html.Span(" — each event is scored before the model learns it; ",
                   className="small text-muted"),
+        html.Span("i", className="coelho-info"),
+        html.Span(" explains a metric", className="small text-muted"),
     ]  # fmt: skip
     return dbc.Card(
         [dbc.CardHeader(header), dbc.CardBody(body), metric_info.dialog(page)],
