@@ -72,20 +72,28 @@ class OnlineModel:
         self.health = Health(get(domain).guard)
         self.last_prediction: float | None = None
         self.recent_locations: deque[tuple[float, float, int]] = deque(maxlen=RECENT_LOCATIONS)
+        self._metrics_checked = True
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Older checkpoints load whole: one pickled before the guard existed gets a fresh,
-        healthy one, and a metric the domain added since starts from nothing (the ones the
-        checkpoint has keep their values)."""
+        healthy one. A metric the domain added since is created on the first scored event
+        (``_add_new_metrics``), not here: listing the domain's metrics imports
+        ``river.metrics``, which a predict function's load must not pay (coelho.lightload)."""
         self.__dict__.update(state)
         if "health" not in state:
             self.health = Health(get(self.domain).guard)
             self.last_prediction = None
         if "recent_locations" not in state:
             self.recent_locations = deque(maxlen=RECENT_LOCATIONS)
+        self._metrics_checked = False
+
+    def _add_new_metrics(self) -> None:
+        """Start, from nothing, every metric of the domain this (older) model lacks; the ones
+        it has keep their values."""
         for spec in get(self.domain).metrics():
             if spec.name not in self.metrics and spec.build is not None:
                 self.metrics[spec.name] = spec.build()
+        self._metrics_checked = True
 
     @classmethod
     def create(cls, domain_key: str, model_name: str | None = None) -> OnlineModel:
@@ -109,6 +117,8 @@ class OnlineModel:
         (logged once per metric), so a replica that does not score can never diverge.
         """
         domain = self.spec
+        if score and not self._metrics_checked:
+            self._add_new_metrics()
         x = domain.features(event)
         when = domain.event_time(event) if score else None
         if domain.task == "clustering":
