@@ -7,11 +7,13 @@ from typing import Any
 import dash
 from dash import Input, Output, callback, dcc, html
 
+from coelho.domains import get
 from coelho.domains.eta import AVG_SPEED_KMH, haversine_km
 from dash_app import config, ids
 from dash_app.components import domain_layout, figures
 
-KEY = "eta"
+# The domain this page shows: the registry key is the module's name (pages/<key>.py).
+KEY = get(__name__.rsplit(".", 1)[-1]).key
 POINTS = ("origin.lat", "origin.lon", "destination.lat", "destination.lon")
 
 dash.register_page(

@@ -10,11 +10,13 @@ from typing import Any
 import dash
 from dash import Input, Output, callback, dcc, html
 
+from coelho.domains import get
 from dash_app import ids
 from dash_app.components import domain_layout, figures
 from dash_app.components.alerts import muted
 
-KEY = "tfd"
+# The domain this page shows: the registry key is the module's name (pages/<key>.py).
+KEY = get(__name__.rsplit(".", 1)[-1]).key
 
 dash.register_page(
     __name__,
