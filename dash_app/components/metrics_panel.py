@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import ALL, MATCH, Input, Output, State, callback, dcc, html
+from dash import ALL, MATCH, Input, Output, State, callback, dcc, html, no_update
 
 from coelho.domains import Domain, MetricSpec, get
 from dash_app import config, ids
@@ -104,7 +104,10 @@ def _graph(cid: dict[str, Any], message: str, height: int) -> dcc.Graph:
 def card(page: str, extra: Any = None) -> dbc.Card:
     """The panel of domain page ``page``; ``extra`` goes at the bottom."""
     domain = get(page)
-    body: list[Any] = [html.Div(id=ids.part(page, ids.METRICS_NOTE))]
+    body: list[Any] = [
+        html.Div(id=ids.part(page, ids.METRICS_NOTE)),
+        dcc.Store(id=ids.part(page, ids.METRICS_SEEN)),
+    ]
     for group, specs in groups(domain).items():
         body.append(html.H6(group, className="coelho-metric-group mt-2"))
         cells = [dbc.Col(tile(page, s), xs=6, md=4, xxl=3) for s in specs]
@@ -190,19 +193,30 @@ def panel_figure(cfg: config.DashConfig, domain: Domain, name: str, points: list
     return metric_figures.locations(found.recent, cfg.map_tiles)
 
 
+def signature(points: list[Any] | Problem) -> list[Any]:
+    """What the panel last drew from: the newest point (or the problem)."""
+    if isinstance(points, Problem):
+        return ["problem", points.title]
+    return [len(points), points[-1].t, points[-1].n] if points else [0]
+
+
 def refresh_all(
-    page: str, names: list[str], gauges: list[str], extras: list[str]
-) -> tuple[list[Any], list[Any], list[Any], list[Any], Any]:
-    """(sparklines, value lines, gauges, panel figures, note) from one history read."""
+    page: str, names: list[str], gauges: list[str], extras: list[str], seen: Any = None
+) -> tuple[Any, ...]:
+    """(sparklines, value lines, gauges, panel figures, note, signature) from one history
+    read; all ``no_update`` when the history has not moved since ``seen``."""
     cfg = config.get()
     domain = get(page)
     specs = {s.name: s for s in domain.metric_specs()}
     points = state.history(cfg, page)
+    drawn = signature(points)
+    if seen == drawn:
+        return (no_update,) * 6
     if isinstance(points, Problem):
         blank = figures.empty(points.title, 150)
         return ([metric_figures.sparkline([], specs[n]) for n in names],
                 ["—" for _ in names], [blank for _ in gauges], [blank for _ in extras],
-                muted(points.text()))  # fmt: skip
+                muted(points.text()), drawn)  # fmt: skip
     note = None if points else muted("No metric points yet: they appear once events flow.")
     latest = points[-1].m if points else {}
     return (
@@ -211,6 +225,7 @@ def refresh_all(
         [metric_figures.gauge(latest.get(n), specs[n]) for n in gauges],
         [panel_figure(cfg, domain, n, points) for n in extras],
         note,
+        drawn,
     )
 
 
@@ -220,22 +235,26 @@ def refresh_all(
     Output(ids.metric_part(MATCH, ids.METRIC_GAUGE, ALL), "figure"),
     Output(ids.panel_figure(MATCH, ALL), "figure"),
     Output(ids.part(MATCH, ids.METRICS_NOTE), "children"),
+    Output(ids.part(MATCH, ids.METRICS_SEEN), "data"),
     Input(ids.part(MATCH, ids.INTERVAL), "n_intervals"),
     State(ids.metric(MATCH, ALL), "id"),
     State(ids.metric_part(MATCH, ids.METRIC_GAUGE, ALL), "id"),
     State(ids.panel_figure(MATCH, ALL), "id"),
-    State(ids.part(MATCH, ids.METRICS_NOTE), "id"),
+    State(ids.part(MATCH, ids.METRICS_SEEN), "id"),
+    State(ids.part(MATCH, ids.METRICS_SEEN), "data"),
 )
 def refresh(
     _n: int | None,
     metric_ids: list[dict[str, Any]],
     gauge_ids: list[dict[str, Any]],
     figure_ids: list[dict[str, Any]],
-    note_id: dict[str, Any],
-) -> tuple[list[Any], list[Any], list[Any], list[Any], Any]:
+    seen_id: dict[str, Any],
+    seen: Any,
+) -> tuple[Any, ...]:
     return refresh_all(
-        note_id["page"],
+        seen_id["page"],
         [m["metric"] for m in metric_ids],
         [g["metric"] for g in gauge_ids],
         [f["name"] for f in figure_ids],
+        seen,
     )

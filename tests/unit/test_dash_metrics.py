@@ -15,6 +15,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 import pytest
+from dash import no_update
 
 from coelho.domains import REGISTRY
 from coelho.learning import OnlineModel
@@ -120,25 +121,37 @@ def test_classification_report_from_confusion_counts() -> None:
 
 
 def test_refresh_fills_cards_gauges_and_figures(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dash_app.components import metrics_panel
+    from dash_app.components import metric_figures, metrics_panel
 
     now = time.time()
     counts = {"tp": 5.0, "fp": 3.0, "fn": 2.0, "tn": 90.0}
     points = [Point(now - 3 + i, 100 * i, {"ROCAUC": 0.8 + i / 100, "MCC": 0.3, **counts})
               for i in range(3)]  # fmt: skip
+    rocauc = next(s for s in REGISTRY["tfd"].metric_specs() if s.name == "ROCAUC")
+    long = [Point(now - 600 + i, i, {"ROCAUC": i / 600}) for i in range(601)]
+    drawn = metric_figures.sparkline(long, rocauc)["data"][0]["y"]
+    assert len(drawn) <= metric_figures.SPARK_POINTS and drawn[-1] == 1.0  # thinned, newest kept
     monkeypatch.setattr(metrics_panel.state, "history", lambda cfg, key: points)
-    sparks, values, gauges, extra, note = metrics_panel.refresh_all(
+    sparks, values, gauges, extra, note, seen = metrics_panel.refresh_all(
         "tfd", ["ROCAUC", "LogLoss"], ["MCC"], ["confusion", "report"]
     )
-    assert list(sparks[0].data[0].y) == pytest.approx([0.8, 0.81, 0.82]) and not sparks[1].data
+    assert sparks[0]["data"][0]["y"] == pytest.approx([0.8, 0.81, 0.82])
+    assert not sparks[1]["data"]
     assert "0.8200" in text_of(values[0]) and "▲" in text_of(values[0])
     assert text_of(values[1]) == "—"
     assert gauges[0].data[0].value == 0.3
     assert list(extra[0].data[0].x) == ["predicted legit", "predicted fraud"]
     assert extra[1].data[0].type == "heatmap" and note is None
+    # Nothing moved since: nothing is sent again.
+    again = metrics_panel.refresh_all("tfd", ["ROCAUC"], ["MCC"], ["confusion"], seen)
+    assert all(part is no_update for part in again)
+    points.append(Point(now + 1, 300, {"ROCAUC": 0.83}))
+    assert metrics_panel.refresh_all("tfd", ["ROCAUC"], [], [], seen)[0] is not no_update
     monkeypatch.setattr(metrics_panel.state, "history", lambda cfg, key: Problem("Down", "x"))
-    sparks, values, gauges, extra, note = metrics_panel.refresh_all("tfd", ["ROCAUC"], ["MCC"], [])
-    assert not sparks[0].data and isinstance(gauges[0], go.Figure) and "Down" in text_of(note)
+    sparks, values, gauges, extra, note, _ = metrics_panel.refresh_all(
+        "tfd", ["ROCAUC"], ["MCC"], []
+    )
+    assert not sparks[0]["data"] and isinstance(gauges[0], go.Figure) and "Down" in text_of(note)
 
 
 def test_the_location_map_colours_recent_events_by_cluster(
@@ -150,7 +163,7 @@ def test_the_location_map_colours_recent_events_by_cluster(
     found = ClusterAnalytics(3, 1.0, recent=recent)
     monkeypatch.setattr(metrics_panel.state, "history", lambda cfg, key: [])
     monkeypatch.setattr(metrics_panel.state, "analytics", lambda cfg, key: found)
-    *_, extra, note = metrics_panel.refresh_all("ecci", [], [], ["locations"])
+    *_, extra, note, _seen = metrics_panel.refresh_all("ecci", [], [], ["locations"])
     traces = extra[0].data
     assert [t.name for t in traces] == ["cluster 0", "cluster 1"]
     assert list(traces[0].lat) == [29.7, 29.75] and traces[0].type == "scattermap"
