@@ -15,7 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 import dash_bootstrap_components as dbc
-from dash import ALL, MATCH, Input, Output, State, callback, dcc, html, no_update
+from dash import ALL, MATCH, Input, Output, State, callback, dcc, html
+from dash.exceptions import PreventUpdate
 
 from coelho.domains import Domain, MetricSpec, get
 from dash_app import config, ids
@@ -202,16 +203,16 @@ def signature(points: list[Any] | Problem) -> list[Any]:
 
 def refresh_all(
     page: str, names: list[str], gauges: list[str], extras: list[str], seen: Any = None
-) -> tuple[Any, ...]:
+) -> tuple[Any, ...] | None:
     """(sparklines, value lines, gauges, panel figures, note, signature) from one history
-    read; all ``no_update`` when the history has not moved since ``seen``."""
+    read; None when the history has not moved since ``seen`` (nothing to redraw)."""
     cfg = config.get()
     domain = get(page)
     specs = {s.name: s for s in domain.metric_specs()}
     points = state.history(cfg, page)
     drawn = signature(points)
     if seen == drawn:
-        return (no_update,) * 6
+        return None
     if isinstance(points, Problem):
         blank = figures.empty(points.title, 150)
         return ([metric_figures.sparkline([], specs[n]) for n in names],
@@ -251,10 +252,13 @@ def refresh(
     seen_id: dict[str, Any],
     seen: Any,
 ) -> tuple[Any, ...]:
-    return refresh_all(
+    drawn = refresh_all(
         seen_id["page"],
         [m["metric"] for m in metric_ids],
         [g["metric"] for g in gauge_ids],
         [f["name"] for f in figure_ids],
         seen,
     )
+    if drawn is None:
+        raise PreventUpdate
+    return drawn

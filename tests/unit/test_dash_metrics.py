@@ -15,7 +15,7 @@ from typing import Any
 
 import plotly.graph_objects as go
 import pytest
-from dash import no_update
+from dash.exceptions import PreventUpdate
 
 from coelho.domains import REGISTRY
 from coelho.learning import OnlineModel
@@ -143,10 +143,12 @@ def test_refresh_fills_cards_gauges_and_figures(monkeypatch: pytest.MonkeyPatch)
     assert list(extra[0].data[0].x) == ["predicted legit", "predicted fraud"]
     assert extra[1].data[0].type == "heatmap" and note is None
     # Nothing moved since: nothing is sent again.
-    again = metrics_panel.refresh_all("tfd", ["ROCAUC"], ["MCC"], ["confusion"], seen)
-    assert all(part is no_update for part in again)
+    assert metrics_panel.refresh_all("tfd", ["ROCAUC"], ["MCC"], ["confusion"], seen) is None
+    with pytest.raises(PreventUpdate):
+        metrics_panel.refresh(5, [ids.metric("tfd", "ROCAUC")], [], [],
+                              ids.part("tfd", ids.METRICS_SEEN), seen)  # fmt: skip
     points.append(Point(now + 1, 300, {"ROCAUC": 0.83}))
-    assert metrics_panel.refresh_all("tfd", ["ROCAUC"], [], [], seen)[0] is not no_update
+    assert metrics_panel.refresh_all("tfd", ["ROCAUC"], [], [], seen) is not None
     monkeypatch.setattr(metrics_panel.state, "history", lambda cfg, key: Problem("Down", "x"))
     sparks, values, gauges, extra, note, _ = metrics_panel.refresh_all(
         "tfd", ["ROCAUC"], ["MCC"], []
@@ -179,3 +181,63 @@ def test_the_model_keeps_a_bounded_trail_of_event_locations() -> None:
     assert len(model.recent_locations) == RECENT_LOCATIONS
     lat, lon, cluster = model.recent_locations[-1]
     assert 29 < lat < 31 and -96 < lon < -94 and cluster in model.cluster_counts
+
+
+def test_the_refresh_answers_through_dashs_own_dispatch(
+    dash_app_instance: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real request of a page refresh: every card's figure and value, the gauges, the
+    figures; then, with nothing new in the history, 204 (nothing redrawn), never a 500."""
+    import json
+
+    from dash_app.components import metrics_panel
+
+    key = "tfd"
+    specs = REGISTRY[key].metric_specs()
+    points = [Point(time.time(), 600, {s.name: 0.5 for s in specs})]
+    monkeypatch.setattr(metrics_panel.state, "history", lambda cfg, k, count=None: points)
+    client = dash_app_instance.server.test_client()
+    assert client.get("/").status_code == 200
+    output = next(k for k in dash_app_instance.callback_map if ids.METRICS_SEEN in k)
+    names = [s.name for s in specs]
+    gauges = [s.name for s in specs if s.gauge]
+    figures = ["confusion", "report"]
+    seen_id = ids.part(key, ids.METRICS_SEEN)
+
+    def each(make: Any, items: list[str], prop: str, value: bool = False) -> list[Any]:
+        return [{"id": make(n), "property": prop, **({"value": make(n)} if value else {})}
+                for n in items]  # fmt: skip
+
+    def post(seen: Any) -> Any:
+        interval = ids.part(key, ids.INTERVAL)
+        payload = {
+            "output": output,
+            "outputs": [
+                each(lambda n: ids.metric(key, n), names, "figure"),
+                each(lambda n: ids.metric_part(key, ids.METRIC_VALUE, n), names, "children"),
+                each(lambda n: ids.metric_part(key, ids.METRIC_GAUGE, n), gauges, "figure"),
+                each(lambda n: ids.panel_figure(key, n), figures, "figure"),
+                {"id": ids.part(key, ids.METRICS_NOTE), "property": "children"},
+                {"id": seen_id, "property": "data"},
+            ],
+            "inputs": [{"id": interval, "property": "n_intervals", "value": 3}],
+            "state": [
+                each(lambda n: ids.metric(key, n), names, "id", True),
+                each(lambda n: ids.metric_part(key, ids.METRIC_GAUGE, n), gauges, "id", True),
+                each(lambda n: ids.panel_figure(key, n), figures, "id", True),
+                {"id": seen_id, "property": "id", "value": seen_id},
+                {"id": seen_id, "property": "data", "value": seen},
+            ],
+            "changedPropIds": [json.dumps(interval, sort_keys=True, separators=(",", ":"))
+                               + ".n_intervals"],
+        }  # fmt: skip
+        return client.post("/_dash-update-component", json=payload)
+
+    first = post(None)
+    assert first.status_code == 200, first.data[:500]
+    body = first.get_json()["response"]
+    shown = json.dumps(body)
+    assert shown.count('"coelho-metric-value"') == len(names)
+    assert '"type": "indicator"' in shown or '"type":"indicator"' in shown
+    signature = next(v["data"] for k, v in body.items() if ids.METRICS_SEEN in k)
+    assert post(signature).status_code == 204
