@@ -30,7 +30,10 @@ def card(page: str, domain: Domain, event: dict[str, Any] | None = None) -> dbc.
     """The form, pre-filled from ``event`` when given."""
     body = fields.form_body(page, domain)
     if event is not None:
-        _fill(body, fields.from_event(domain, event))
+        values = fields.from_event(domain, event)
+        if domain.derive is not None:  # the form shows what it will recompute, from the start
+            values.update(domain.derive(event))
+        _fill(body, values)
     points = []
     if fields.point_paths(domain):
         points.append(

@@ -130,26 +130,37 @@ def report_rows(counts: Mapping[str, float], classes: Sequence[str]) -> list[dic
 
 
 def classification_report(counts: Mapping[str, float], classes: Sequence[str]) -> go.Figure:
-    """Heatmap of ``report_rows``; the support column is coloured by its share of events."""
+    """Heatmap of ``report_rows``: precision, recall and F1 coloured red to green; support (a
+    count, neither good nor bad) in a grey column beside them."""
     if len(classes) != 2 or not all(k in counts for k in ("tp", "fp", "fn", "tn")):
         return empty("no classification report yet", 240)
     rows = report_rows(counts, classes)
-    total = rows[-1]["support"] or 1.0
-    columns = ("precision", "recall", "f1", "support")
-    z = [[r[c] if c != "support" else r[c] / total for c in columns] for r in rows]
-    text = [[f"{r[c]:.3f}" if c != "support" else f"{r[c]:,.0f}" for c in columns] for r in rows]
+    names = [r["class"] for r in rows]
+    scores = ("precision", "recall", "f1")
     fig = go.Figure(
         go.Heatmap(
-            z=z,
-            x=["precision", "recall", "F1", "support"],
-            y=[r["class"] for r in rows],
-            text=text,
+            z=[[r[c] for c in scores] for r in rows],
+            x=["precision", "recall", "F1"],
+            y=names,
+            text=[[f"{r[c]:.3f}" for c in scores] for r in rows],
             texttemplate="%{text}",
             colorscale="RdYlGn",
             zmin=0.0,
             zmax=1.0,
             showscale=False,
             hovertemplate="%{y} · %{x}: %{text}<extra></extra>",
+        )
+    )
+    fig.add_trace(
+        go.Heatmap(
+            z=[[1.0] for _ in rows],
+            x=["support"],
+            y=names,
+            text=[[f"{r['support']:,.0f}"] for r in rows],
+            texttemplate="%{text}",
+            colorscale=[[0.0, "#eceff1"], [1.0, "#eceff1"]],
+            showscale=False,
+            hovertemplate="%{y} · events: %{text}<extra></extra>",
         )
     )
     fig.update_layout(

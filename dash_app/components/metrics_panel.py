@@ -25,7 +25,7 @@ from dash_app.clients.problem import Problem
 from dash_app.components import figures, metric_figures, metric_info
 from dash_app.components.alerts import muted
 
-STATIC = {"displayModeBar": False, "staticPlot": False}
+STATIC = {"displayModeBar": False}
 
 
 def groups(domain: Domain) -> dict[str, list[MetricSpec]]:

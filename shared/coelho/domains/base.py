@@ -145,7 +145,8 @@ class Domain:
     # Values the model reports beside its River metrics (MetricSpec with build=None), the
     # names of the target's classes (binary: negative, positive), the point field the event
     # happened at (mapped per cluster) and the form's derived fields (``derive``: a partial
-    # request -> values of fields computed from others, e.g. a distance from coordinates).
+    # request -> values, by dotted field path, of fields computed from others, e.g. a
+    # distance from coordinates).
     counters: tuple[MetricSpec, ...] = ()
     class_names: tuple[str, ...] = ()
     location: str = ""
