@@ -15,6 +15,7 @@ import math
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from coelho.domains import Domain, get
@@ -36,16 +37,6 @@ def _score(name: str, update: Callable[..., Any], *args: Any) -> None:
         if name not in _FAILED_METRICS:
             _FAILED_METRICS.add(name)
             log.exception("metric %s failed to update; the model keeps learning", name)
-
-
-def _update(name: str, metric: Any, when: datetime | None, *args: Any) -> None:
-    """``metric.update(*args)``, with the event's time for metrics over a window of event time
-    (``coelho.windows``); an event without a time is not scored by those."""
-    if getattr(metric, "uses_event_time", False):
-        if when is not None:
-            _score(name, lambda *a: metric.update(*a, t=when), *args)
-        return
-    _score(name, metric.update, *args)
 
 
 class OnlineModel:
@@ -73,6 +64,7 @@ class OnlineModel:
         self.last_prediction: float | None = None
         self.recent_locations: deque[tuple[float, float, int]] = deque(maxlen=RECENT_LOCATIONS)
         self._metrics_checked = True
+        self._timed: frozenset[str] | None = None
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """Older checkpoints load whole: one pickled before the guard existed gets a fresh,
@@ -86,6 +78,7 @@ class OnlineModel:
         if "recent_locations" not in state:
             self.recent_locations = deque(maxlen=RECENT_LOCATIONS)
         self._metrics_checked = False
+        self._timed = None
 
     def _add_new_metrics(self) -> None:
         """Start, from nothing, every metric of the domain this (older) model lacks; the ones
@@ -94,6 +87,21 @@ class OnlineModel:
             if spec.name not in self.metrics and spec.build is not None:
                 self.metrics[spec.name] = spec.build()
         self._metrics_checked = True
+        self._timed = None
+
+    def _update(self, name: str, metric: Any, when: datetime | None, *args: Any) -> None:
+        """``metric.update(*args)``, with the event's time for metrics over a window of event
+        time (``coelho.windows``: ``uses_event_time``); an event without a time is not scored
+        by those. Which metrics those are is looked up once per model, not per event."""
+        timed = self._timed
+        if timed is None:
+            timed = self._timed = frozenset(
+                n for n, m in self.metrics.items() if getattr(m, "uses_event_time", False)
+            )
+        if name not in timed:
+            _score(name, metric.update, *args)
+        elif when is not None:
+            _score(name, partial(metric.update, t=when), *args)
 
     @classmethod
     def create(cls, domain_key: str, model_name: str | None = None) -> OnlineModel:
@@ -142,7 +150,7 @@ class OnlineModel:
             clamped = self._clamp(raw)
             for name, metric in self.metrics.items() if score else ():
                 y_pred = label if getattr(metric, "requires_labels", False) else clamped
-                _update(name, metric, when, y, y_pred)
+                self._update(name, metric, when, y, y_pred)
         else:
             raw = float(self.pipeline.predict_one(x))
             self.health.observe(raw)
@@ -150,7 +158,7 @@ class OnlineModel:
             # (a duration is never negative; RMSLE would fail on one).
             y_pred = self._clamp(raw)
             for name, metric in self.metrics.items() if score else ():
-                _update(name, metric, when, y, y_pred)
+                self._update(name, metric, when, y, y_pred)
         self.last_prediction = raw
         self.pipeline.learn_one(copy.copy(x), y)
 
@@ -182,7 +190,7 @@ class OnlineModel:
             if score:
                 x_t = self._transform(x)
                 for name, metric in self.metrics.items():
-                    _update(name, metric, when, x_t, cluster, clusterer.centers)
+                    self._update(name, metric, when, x_t, cluster, clusterer.centers)
                 _score("cluster analytics", self._profile, cluster, event)
         self.pipeline.learn_one(copy.copy(x))
 
