@@ -7,6 +7,7 @@ failure a user can meet.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from coelho.domains import REGISTRY
 from dash_app import ids
 from dash_app.clients.predict import Outcome
 from dash_app.clients.problem import Problem
+from dash_app.clients.state import Point
 from dash_app.config import DashConfig
 from tests.unit.dash_support import text_of
 
@@ -238,3 +240,65 @@ def test_a_failing_callback_answers_with_the_page_alert_over_http(
     body = response.get_json()
     assert response.status_code == 200, response.data[:500]
     assert "Something went wrong" in json.dumps(body["sideUpdate"][ids.APP_ERROR])
+
+
+def test_the_refresh_answers_through_dashs_own_dispatch(
+    dash_app_instance: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real request of a metrics panel refresh: every card's figure and value, the
+    gauges, the figures; then, with nothing new in the history, 204 (nothing redrawn), never
+    a 500. (Here, beside the other HTTP test: the first app that serves a request takes
+    Dash's global callback map, so HTTP tests share this module's app.)"""
+    import json
+
+    from dash_app.components import metrics_panel
+
+    key = "tfd"
+    specs = REGISTRY[key].metric_specs()
+    points = [Point(time.time(), 600, {s.name: 0.5 for s in specs})]
+    monkeypatch.setattr(metrics_panel.state, "history", lambda cfg, k, count=None: points)
+    client = dash_app_instance.server.test_client()
+    assert client.get("/").status_code == 200
+    output = next(k for k in dash_app_instance.callback_map if ids.METRICS_SEEN in k)
+    names = [s.name for s in specs]
+    gauges = [s.name for s in specs if s.gauge]
+    figures = ["confusion", "report"]
+    seen_id = ids.part(key, ids.METRICS_SEEN)
+
+    def each(make: Any, items: list[str], prop: str, value: bool = False) -> list[Any]:
+        return [{"id": make(n), "property": prop, **({"value": make(n)} if value else {})}
+                for n in items]  # fmt: skip
+
+    def post(seen: Any) -> Any:
+        interval = ids.part(key, ids.INTERVAL)
+        payload = {
+            "output": output,
+            "outputs": [
+                each(lambda n: ids.metric(key, n), names, "figure"),
+                each(lambda n: ids.metric_part(key, ids.METRIC_VALUE, n), names, "children"),
+                each(lambda n: ids.metric_part(key, ids.METRIC_GAUGE, n), gauges, "figure"),
+                each(lambda n: ids.panel_figure(key, n), figures, "figure"),
+                {"id": ids.part(key, ids.METRICS_NOTE), "property": "children"},
+                {"id": seen_id, "property": "data"},
+            ],
+            "inputs": [{"id": interval, "property": "n_intervals", "value": 3}],
+            "state": [
+                each(lambda n: ids.metric(key, n), names, "id", True),
+                each(lambda n: ids.metric_part(key, ids.METRIC_GAUGE, n), gauges, "id", True),
+                each(lambda n: ids.panel_figure(key, n), figures, "id", True),
+                {"id": seen_id, "property": "id", "value": seen_id},
+                {"id": seen_id, "property": "data", "value": seen},
+            ],
+            "changedPropIds": [json.dumps(interval, sort_keys=True, separators=(",", ":"))
+                               + ".n_intervals"],
+        }  # fmt: skip
+        return client.post("/_dash-update-component", json=payload)
+
+    first = post(None)
+    assert first.status_code == 200, first.data[:500]
+    body = first.get_json()["response"]
+    shown = json.dumps(body)
+    assert shown.count('"coelho-metric-value"') == len(names)
+    assert '"type": "indicator"' in shown or '"type":"indicator"' in shown
+    signature = next(v["data"] for k, v in body.items() if ids.METRICS_SEEN in k)
+    assert post(signature).status_code == 204
