@@ -141,3 +141,24 @@ def test_connect_retries_then_fails_naming_the_bootstrap() -> None:
     text = generate_latest(metrics.registry).decode()
     assert 'coelho_producer_connection_retries_total{domain="tfd"} 3.0' in text
     assert 'coelho_producer_connected{domain="tfd"} 0.0' in text
+
+
+def test_the_producer_exposes_the_metric_contract_of_rules_and_dashboards() -> None:
+    from tests.cluster import contract
+
+    text = ""
+    for key in ("tfd", "ecci"):
+        metrics = ProducerMetrics(get(key), get(key).topic)
+        metrics.acknowledged(0.0, 512)
+        metrics.error(TimeoutError("test"))
+        text += generate_latest(metrics.registry).decode()
+    labels: dict[str, set[frozenset[str]]] = {}
+    for line in text.splitlines():
+        if line.startswith("coelho_producer_"):
+            name, _, rest = line.partition("{")
+            keys = frozenset(pair.split("=")[0] for pair in rest.split("}")[0].split(","))
+            labels.setdefault(name, set()).add(keys)
+    wanted = {name for name in contract.METRICS if name.startswith("coelho_producer_")}
+    assert wanted <= set(labels), wanted - set(labels)
+    for name in wanted:
+        assert labels[name] == {contract.METRICS[name]}, name
