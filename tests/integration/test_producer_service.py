@@ -43,6 +43,23 @@ def producer(*args: str, **kw: Any) -> subprocess.Popen[str]:
     return subprocess.Popen(argv, env=env, text=True, **kw)
 
 
+def dashboard_panels_without_data(base: str) -> set[str]:
+    """Titles of the Producers dashboard's panels whose queries all return nothing, once
+    Prometheus holds a minute's worth of scrapes (rates need two samples)."""
+    deadline = time.monotonic() + WAIT
+    samples = "count_over_time(coelho_producer_messages_sent_total[1m])"
+    while query(base, samples).get("producer-tfd", 0) < 3:
+        assert time.monotonic() < deadline, "fewer than 3 scrapes of the producer"
+        time.sleep(1)
+    board = json.loads((REPO / "knative/monitoring/dashboards/producers.json").read_text())
+    empty = set()
+    for panel in board["panels"]:
+        exprs = [t["expr"].replace("$__rate_interval", "1m") for t in panel.get("targets", [])]
+        if exprs and not any(query(base, expr) for expr in exprs):
+            empty.add(panel["title"])
+    return empty
+
+
 def end_offsets(bootstrap: str, topic: str) -> int:
     from kafka import KafkaConsumer, TopicPartition
 
@@ -85,6 +102,7 @@ def test_prometheus_scrapes_the_producer_and_its_fraud_ratio(
             }.items()
         }  # fmt: skip
         errors = query(base, "coelho_producer_errors_total")
+        empty_panels = dashboard_panels_without_data(base)
     finally:
         child.send_signal(signal.SIGTERM)
         code = child.wait(timeout=30)
@@ -97,6 +115,8 @@ def test_prometheus_scrapes_the_producer_and_its_fraud_ratio(
     band = 4 * math.sqrt(FRAUD_PROBABILITY * (1 - FRAUD_PROBABILITY) / snapshot["sent"])
     assert abs(snapshot["ratio"] - FRAUD_PROBABILITY) <= band, snapshot
     assert end_offsets(kafka_bootstrap, topic) >= snapshot["sent"]
+    # What a tfd producer without errors cannot show: ecci's gauge and the error series.
+    assert empty_panels == {"Active sessions (ecci)", "Send errors / s by type"}
 
 
 def test_a_counted_run_goes_at_full_speed_with_a_progress_bar(kafka_bootstrap: str) -> None:
