@@ -68,8 +68,9 @@ def connect(
                 producer.close(timeout=1)
             metrics.retries.inc()
             if attempt == retries or stop.wait(interval):
+                why = "stopped while waiting for" if stop.is_set() else "unreachable"
                 raise KafkaUnavailable(
-                    f"--bootstrap {bootstrap}: Kafka unreachable for topic {topic!r} after "
+                    f"--bootstrap {bootstrap}: Kafka {why} topic {topic!r} after "
                     f"{attempt + 1} attempts ({type(exc).__name__}: {exc})"
                 ) from exc
             log.warning("kafka %s not ready (%s), retry %d/%d in %.0f s",

@@ -136,7 +136,9 @@ def test_metrics_server_reports_readiness_and_domain_gauges() -> None:
 
 def test_connect_retries_then_fails_naming_the_bootstrap() -> None:
     metrics = ProducerMetrics(get("tfd"), "t")
-    with pytest.raises(KafkaUnavailable, match=r"--bootstrap 127.0.0.1:1: .* after 3 attempts"):
+    with pytest.raises(
+        KafkaUnavailable, match=r"--bootstrap 127.0.0.1:1: Kafka unreachable .* after 3 attempts"
+    ):
         connect("127.0.0.1:1", "t", "c", metrics, retries=2, interval=0.05, timeout=0.3)
     text = generate_latest(metrics.registry).decode()
     assert 'coelho_producer_connection_retries_total{domain="tfd"} 3.0' in text
