@@ -1,5 +1,5 @@
-"""``coelho up``'s Prometheus scrapes the producers it started (what serves /metrics), and no
-component without an address."""
+"""``coelho up``'s Prometheus scrapes the producers it started (what serves /metrics) and the
+MinIO it started (its own metrics path), and no component without an address."""
 
 from __future__ import annotations
 
@@ -41,8 +41,25 @@ def test_prometheus_targets_include_the_producers(
         Component("producer-tfd", "http://127.0.0.1:40001", finished_ok=True),
         Component("producer-eta", "", finished_ok=True),  # no metrics port: nothing to scrape
     ]
+    stack.s3_metrics = "127.0.0.1:9000/minio/v2/metrics/cluster"
     stack._start_prometheus()  # noqa: SLF001 - the step under test
     assert FakePrometheus.targets == {
         "learn-tfd": "127.0.0.1:8081",
         "producer-tfd": "127.0.0.1:40001",
+        "minio": "127.0.0.1:9000/minio/v2/metrics/cluster",
     }
+
+
+def test_a_target_may_name_its_metrics_path() -> None:
+    from coelho.stack.prometheus import scrape_config
+
+    jobs = {
+        job["job_name"]: job
+        for job in scrape_config(
+            {"learn-tfd": "127.0.0.1:8081", "minio": "127.0.0.1:9000/minio/v2/metrics/cluster"},
+            [],
+        )["scrape_configs"]
+    }
+    assert jobs["learn-tfd"]["metrics_path"] == "/metrics"
+    assert jobs["minio"]["metrics_path"] == "/minio/v2/metrics/cluster"
+    assert jobs["minio"]["static_configs"][0]["targets"] == ["127.0.0.1:9000"]

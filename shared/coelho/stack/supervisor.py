@@ -68,6 +68,7 @@ class Supervisor:
         self._stop = False
         self._taken: set[int] = set()
         self.s3_env: dict[str, str] = {}
+        self.s3_metrics: str | None = None  # host:port/path of a MinIO we started
         self.housekeeping = Housekeeping(config)
 
     # -- bookkeeping -------------------------------------------------------------------------
@@ -213,6 +214,7 @@ class Supervisor:
 
             ports = [self._port(S3_PORT), self._port(S3_CONSOLE_PORT)]
             server = self._on_ports("s3", ports, start_s3)
+            self.s3_metrics = server.metrics_target
             self._ready(Component("s3", server.endpoint, server.child), t0)
             self.components.append(Component("minio-console", server.console_url))
             s3 = server.env()
@@ -326,6 +328,8 @@ class Supervisor:
             for c in self.components
             if c.name in names or (c.name.startswith("producer-") and c.address)
         }
+        if self.s3_metrics:  # MinIO's own metrics, for the MinIO dashboard (service="minio")
+            targets["minio"] = self.s3_metrics
         emulator = next((c for c in self.components if c.name == "emulator"), None)
         if emulator is not None and http_ok_quiet(f"{emulator.address}/metrics"):
             targets["emulator"] = emulator.address.removeprefix("http://")
