@@ -164,6 +164,7 @@ def _send(
             future = producer.send(topic, value=value, key=key.encode(), headers=HEADERS)
         except KafkaError as exc:  # buffer full or metadata gone for max_block_ms
             metrics.error(exc)
+            metrics.set_connected(False)  # back to 1 with the next acknowledgement
             log.warning("send to %s failed (%s), retrying", topic, type(exc).__name__)
             stop.wait(1.0)
             continue

@@ -46,7 +46,8 @@ class ProducerMetrics:
             "coelho_producer_message_bytes", "Serialized record value size",
             ["domain", "topic"], buckets=SIZE_BUCKETS, registry=r,
         ).labels(**labels)  # fmt: skip
-        self.connected = Gauge("coelho_producer_connected", "1 once Kafka answered for the topic",
+        self.connected = Gauge("coelho_producer_connected",
+                               "1 while Kafka answers (0 before it did, or after a failed send)",
                                ["domain"], registry=r).labels(domain.key)  # fmt: skip
         self.retries = Counter("coelho_producer_connection_retries",
                                "Failed attempts to reach Kafka", ["domain"],
@@ -80,6 +81,8 @@ class ProducerMetrics:
         self.message_bytes.observe(size)
         self.sent.inc()
         self.last_sent.set(time.time())
+        if not self.is_connected:
+            self.set_connected(True)
 
     def observe_generator(self, generator: Any) -> None:
         """Refresh the domain's gauges (fraud ratio, active sessions, ...) from the generator."""
