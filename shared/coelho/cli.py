@@ -24,7 +24,7 @@ from typing import Any
 
 from coelho import cli_lakehouse, cli_models, cli_reset
 from coelho.errors import KafkaUnavailable
-from coelho.producer import add_generator_options
+from coelho.producer_options import add_generator_options
 from coelho.stack.config import StackConfig
 from coelho.stack.control import NotRunning, detach, down, running_stack
 from coelho.stack.logs import data_usage
@@ -113,7 +113,8 @@ def kafka_bootstrap(config: StackConfig) -> str:
 
 
 def cmd_produce(config: StackConfig, args: argparse.Namespace) -> int:
-    from coelho.producer import chosen_options, pace, progress_bar, run
+    from coelho.producer import run
+    from coelho.producer_options import chosen_options, pace, progress_bar
 
     try:
         if args.time_scale is not None and args.time_scale <= 0:

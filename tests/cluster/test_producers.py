@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from coelho.domains import REGISTRY
-from coelho.producer import chosen_options, pace, parser
+from coelho.producer import parser
+from coelho.producer_options import chosen_options, pace
 from tests.cluster.manifests import Doc
 
 

@@ -15,8 +15,9 @@ from prometheus_client import generate_latest
 from coelho import cli
 from coelho.domains import REGISTRY, get
 from coelho.errors import KafkaUnavailable
-from coelho.producer import chosen_options, connect, pace, parser, progress_bar
+from coelho.producer import connect, parser
 from coelho.producer_metrics import ProducerMetrics
+from coelho.producer_options import chosen_options, pace, progress_bar
 
 
 @pytest.mark.parametrize("key", sorted(REGISTRY))
