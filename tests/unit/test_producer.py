@@ -77,12 +77,14 @@ def test_bad_options_are_refused_by_name() -> None:
         chosen_options(args, "tfd")
 
 
-def test_the_cli_offers_every_domain_option() -> None:
-    args = cli.parser().parse_args(["produce", "eta", "--bad-weather-probability", "0.5"])
-    assert chosen_options(args, "eta") == {"bad_weather_probability": 0.5}
-    flags = {a for action in cli.parser()._subparsers._group_actions[0].choices[  # noqa: SLF001
-        "produce"]._actions for a in action.option_strings}  # fmt: skip
-    assert {o.flag for d in REGISTRY.values() for o in d.generator_options} <= flags
+def test_both_command_lines_offer_every_domain_option() -> None:
+    for domain in REGISTRY.values():
+        for option in domain.generator_options:
+            value = str(option.minimum + 0.5)
+            via_cli = cli.parser().parse_args(["produce", domain.key, option.flag, value])
+            via_module = parser().parse_args([domain.key, "--bootstrap", "x", option.flag, value])
+            for args in (via_cli, via_module):
+                assert chosen_options(args, domain.key) == {option.name: float(value)}
 
 
 def test_a_bounded_run_is_unthrottled_unless_a_rate_is_given() -> None:
