@@ -10,6 +10,7 @@
 #   5 Secrets              generated once from random values, never written to the repo
 #   6 Redis, MinIO, MLflow k3d/manifests/30-*.yaml, 40-*.yaml, 50-*.yaml
 #   7 Observability        kube-prometheus-stack (helm) with k3d/helm/*.values.yaml
+#   8 Logs                 Loki + Grafana Alloy, k3d/manifests/60-*.yaml and 61-*.yaml
 #
 # Versions: k3d/versions.env. Optional environment: SLACK_WEBHOOK_URL, SMTP_PASSWORD (the
 # Alertmanager receivers; placeholders when unset), KUBECTL, HELM, K3D (binaries).
@@ -92,7 +93,7 @@ require docker "$K3D" "${KUBECTL[0]}" "$HELM" curl sed base64
 have_k3d="$("$K3D" version 2>/dev/null | sed -n 's/^k3d version //p')"
 [ "$have_k3d" = "$K3D_VERSION" ] || echo "warning: k3d $have_k3d found, tested with $K3D_VERSION"
 
-step "1/7 cluster $CLUSTER_NAME and registry $REGISTRY_NAME:$REGISTRY_PORT"
+step "1/8 cluster $CLUSTER_NAME and registry $REGISTRY_NAME:$REGISTRY_PORT"
 if "$K3D" cluster get "$CLUSTER_NAME" >/dev/null 2>&1; then
   echo "cluster exists, starting it if stopped"
   "$K3D" cluster start "$CLUSTER_NAME"
@@ -101,7 +102,7 @@ else
 fi
 apply -f "$MANIFESTS/00-namespaces.yaml"
 
-step "2/7 Knative Serving $KNATIVE_SERVING_VERSION + Kourier $KNATIVE_KOURIER_VERSION"
+step "2/8 Knative Serving $KNATIVE_SERVING_VERSION + Kourier $KNATIVE_KOURIER_VERSION"
 apply -f "$SERVING_URL/serving-crds.yaml"
 "${KUBECTL[@]}" wait crd --all --for=condition=Established --timeout=120s
 apply -f "$SERVING_URL/serving-core.yaml"
@@ -110,7 +111,7 @@ wait_deployments knative-serving
 wait_deployments kourier-system
 apply -f "$MANIFESTS/10-knative-serving-config.yaml"
 
-step "3/7 Knative Eventing $KNATIVE_EVENTING_VERSION + Kafka broker/source $KNATIVE_KAFKA_VERSION"
+step "3/8 Knative Eventing $KNATIVE_EVENTING_VERSION + Kafka broker/source $KNATIVE_KAFKA_VERSION"
 apply -f "$EVENTING_URL/eventing-crds.yaml"
 "${KUBECTL[@]}" wait crd --all --for=condition=Established --timeout=120s
 apply -f "$EVENTING_URL/eventing-core.yaml"
@@ -121,7 +122,7 @@ wait_deployments knative-eventing
 # After the broker release, which ships its own kafka-broker-config (replication factor 3).
 apply -f "$MANIFESTS/11-knative-eventing-config.yaml"
 
-step "4/7 Strimzi $STRIMZI_VERSION and Kafka cluster coelho (KRaft, one node)"
+step "4/8 Strimzi $STRIMZI_VERSION and Kafka cluster coelho (KRaft, one node)"
 # The release manifest binds its RBAC to the placeholder namespace "myproject": rebind it to
 # kafka (only exact `namespace: myproject` lines, never text inside CRD descriptions).
 curl -fsSL "$STRIMZI_URL" \
@@ -134,7 +135,7 @@ apply -f "$MANIFESTS/20-kafka.yaml"
 apply -f "$MANIFESTS/21-kafka-topics.yaml"
 "${KUBECTL[@]}" wait kafkas.kafka.strimzi.io/coelho -n kafka --for=condition=Ready --timeout=900s
 
-step "5/7 secrets (generated once; never in git)"
+step "5/8 secrets (generated once; never in git)"
 ensure_secret coelho redis-auth "password=$(random_secret)"
 redis_password="$(secret_value coelho redis-auth password)"
 ensure_secret coelho coelho-runtime \
@@ -153,7 +154,7 @@ ensure_secret observability alertmanager-receivers \
   "smtp-password=${SMTP_PASSWORD:-$(random_secret)}"
 unset redis_password
 
-step "6/7 Redis, MinIO, MLflow"
+step "6/8 Redis, MinIO, MLflow"
 apply -f "$MANIFESTS/30-redis.yaml"
 apply -f "$MANIFESTS/40-minio.yaml"
 apply -f "$MANIFESTS/50-mlflow.yaml"
@@ -163,7 +164,7 @@ apply -f "$MANIFESTS/50-mlflow.yaml"
   || echo "note: job minio-buckets already finished and was cleaned up"
 "${KUBECTL[@]}" rollout status deployment/mlflow -n coelho --timeout=600s
 
-step "7/7 kube-prometheus-stack $KUBE_PROMETHEUS_STACK_VERSION"
+step "7/8 kube-prometheus-stack $KUBE_PROMETHEUS_STACK_VERSION"
 "$HELM" repo add prometheus-community https://prometheus-community.github.io/helm-charts \
   --force-update >/dev/null
 "$HELM" upgrade --install kps prometheus-community/kube-prometheus-stack \
@@ -171,6 +172,12 @@ step "7/7 kube-prometheus-stack $KUBE_PROMETHEUS_STACK_VERSION"
   --version "$KUBE_PROMETHEUS_STACK_VERSION" \
   --values "$HERE/helm/kube-prometheus-stack.values.yaml" \
   --wait --timeout 15m
+
+step "8/8 Loki and Grafana Alloy (logs; images pinned in the manifests)"
+apply -f "$MANIFESTS/60-loki.yaml"
+apply -f "$MANIFESTS/61-alloy.yaml"
+"${KUBECTL[@]}" rollout status deployment/loki -n observability --timeout=300s
+"${KUBECTL[@]}" rollout status deployment/alloy -n observability --timeout=300s
 
 step "done"
 cat <<EOF

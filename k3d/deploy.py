@@ -1,10 +1,10 @@
 """Build, push and apply the project on the k3d cluster (``make deploy``).
 
 For every ``functions/<name>/`` that has a ``main.py`` (and for the dashboard, when
-``dash_app/__main__.py`` exists): vendor ``coelho`` into the build context, build the image
-with Google's buildpacks as declared in ``func.yaml`` (``pack build``, or ``func build`` with
-``--builder func``), push it to the k3d registry, then render ``knative/overlays/k3d`` with
-each image's tag, add ``eventing/*.yaml`` and apply it all.
+``dash_app/__main__.py`` exists, and for the producers): vendor ``coelho`` into the build
+context, build the image with Google's buildpacks as declared in ``func.yaml`` (``pack
+build``, or ``func build`` with ``--builder func``), push it to the k3d registry, then render
+``knative/overlays/k3d`` with each image's tag, add ``eventing/*.yaml`` and apply it all.
 
 Tags are content hashes of the build context: an unchanged function keeps its tag, so
 Knative starts no new revision; a changed one gets a new tag. That matters because Serving
@@ -40,6 +40,7 @@ EVENTING = REPO / "eventing"
 STAGE = REPO / ".coelho" / "build" / "k3d"
 IGNORED_PARTS = {"__pycache__", ".func", ".git", ".pytest_cache"}
 DASH_ENTRYPOINT = "python -m dash_app"
+PRODUCER_ENTRYPOINT = "python -m coelho.producer --help"
 
 
 class DeployError(RuntimeError):
@@ -177,6 +178,26 @@ def stage_dash(versions: dict[str, str], stage: Path = STAGE / "dash") -> ImageB
     return ImageBuild("dash", stage, versions["PACK_BUILDER_IMAGE"], env, push, tag, False)
 
 
+def stage_producer(versions: dict[str, str], stage: Path = STAGE / "producer") -> ImageBuild:
+    """The producers' build context: the wheel and the core + ``producer`` requirements.
+
+    No code of its own: the Deployments (knative/base/producers.yaml) run ``python -m
+    coelho.producer <domain>`` through the buildpack launcher, so the entrypoint below only
+    matters for a bare ``docker run`` (it prints the producer's usage)."""
+    shutil.rmtree(stage, ignore_errors=True)
+    stage.mkdir(parents=True)
+    wheel = vendor.build_wheel(stage / "vendor")
+    lines = [*requirements(["producer"]), f"./vendor/{wheel.name}"]
+    (stage / "requirements.txt").write_text("\n".join(lines) + "\n")
+    tag = context_tag(stage)
+    env = {
+        "GOOGLE_ENTRYPOINT": PRODUCER_ENTRYPOINT,
+        "GOOGLE_PYTHON_VERSION": versions["PYTHON_VERSION"],
+    }
+    push = f"localhost:{versions['REGISTRY_PORT']}/coelho/producer:{tag}"
+    return ImageBuild("producer", stage, versions["PACK_BUILDER_IMAGE"], env, push, tag, False)
+
+
 def kustomize(overlay: Path = OVERLAY, kubectl: str = "kubectl") -> list[dict[str, Any]]:
     """The overlay rendered by ``kubectl kustomize`` (offline), as a list of documents."""
     try:
@@ -208,7 +229,16 @@ def render(
     """
     docs, skipped = [], []
     for doc in kustomize(overlay, kubectl):
-        if doc.get("kind") == "Service" and doc.get("apiVersion") == "serving.knative.dev/v1":
+        if doc.get("kind") == "Deployment" and _is_ours(doc):  # the producers
+            name = doc["metadata"]["name"]
+            container = doc["spec"]["template"]["spec"]["containers"][0]
+            repository = container["image"].rsplit(":", 1)[0]
+            image = repository.rsplit("/", 1)[-1]
+            if image not in tags:
+                skipped.append(name)
+                continue
+            container["image"] = f"{repository}:{tags[image]}"
+        elif doc.get("kind") == "Service" and doc.get("apiVersion") == "serving.knative.dev/v1":
             name = doc["metadata"]["name"]
             if name not in tags:
                 skipped.append(name)
@@ -218,6 +248,11 @@ def render(
             container["image"] = f"{repository}:{tags[name]}"
         docs.append(doc)
     return docs + eventing_docs(), skipped
+
+
+def _is_ours(doc: dict[str, Any]) -> bool:
+    labels = (doc.get("metadata") or {}).get("labels") or {}
+    return bool(labels.get("app.kubernetes.io/part-of") == "coelho")
 
 
 def run(argv: list[str], dry_run: bool, stdin: str | None = None) -> None:
@@ -239,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dry-run", action="store_true", help="print, build and apply nothing")
     parser.add_argument("--out", type=Path, help="also write the rendered manifests here")
     parser.add_argument("--no-dash", action="store_true", help="skip the dashboard image")
+    parser.add_argument("--no-producers", action="store_true", help="skip the producer image")
     args = parser.parse_args(argv)
     try:
         versions = load_versions()
@@ -250,6 +286,8 @@ def main(argv: list[str] | None = None) -> int:
         dash = None if args.no_dash or args.functions else stage_dash(versions)
         if dash is not None:
             builds.append(dash)
+        if not args.functions and not args.no_producers:
+            builds.append(stage_producer(versions))
         for build in builds:
             for command in build.commands(args.builder):
                 run(command, args.dry_run)

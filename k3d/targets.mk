@@ -29,12 +29,15 @@ k3d-render: venv
 cluster-test: venv admission
 	$(BIN)/pytest -m cluster tests/cluster
 
-# make k3d-produce DOMAIN=tfd COUNT=1000: synthetic events into the k3d Kafka, through the
-# console producer of the broker pod (the cluster's Kafka has no listener outside it).
+# make k3d-produce DOMAIN=tfd COUNT=1000 [PRODUCE_ARGS="--fraud-probability 0.05"]: synthetic
+# events into the k3d Kafka, through the console producer of the broker pod (the cluster's
+# Kafka has no listener outside it). The producer Deployments stream on their own; this adds
+# a burst at once.
 DOMAIN ?= tfd
 COUNT ?= 1000
+PRODUCE_ARGS ?=
 k3d-produce: venv
-	$(BIN)/python k3d/produce.py $(DOMAIN) --count $(COUNT) \
+	$(BIN)/python k3d/produce.py $(DOMAIN) --count $(COUNT) $(PRODUCE_ARGS) \
 	  | kubectl --context k3d-$(CLUSTER_NAME) exec -i -n kafka coelho-dual-role-0 -- \
 	    /opt/kafka/bin/kafka-console-producer.sh --bootstrap-server localhost:9092 \
 	    --topic "$$($(BIN)/python k3d/produce.py $(DOMAIN) --topic)" \

@@ -2,7 +2,8 @@
 
 coelho up [--detach] [--no-producers]   start Kafka, Redis, functions, emulator, ...
 coelho down                              stop a detached stack and wait for it
-coelho produce DOMAIN --count N          send synthetic events to the stack's Kafka
+coelho produce DOMAIN --count N          send synthetic events to the stack's Kafka, at full
+                 [--rate R] [--fraud-probability P ...]   speed unless --rate; generator knobs
                  [--start ISO] [--time-scale X]   ... on a synthetic clock
 coelho status [--json]                   addresses and per-domain learning counters
 coelho invoke|models|promote|snapshot    predict and model registry (coelho.cli_models)
@@ -22,6 +23,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from coelho import cli_lakehouse, cli_models, cli_reset
+from coelho.errors import KafkaUnavailable
+from coelho.producer_options import add_generator_options
 from coelho.stack.config import StackConfig
 from coelho.stack.control import NotRunning, detach, down, running_stack
 from coelho.stack.logs import data_usage
@@ -47,8 +50,10 @@ def parser() -> argparse.ArgumentParser:
     produce.add_argument("--count", type=int, default=None, help="events to send (default: all)")
     produce.add_argument("--seed", type=int, default=None)
     produce.add_argument(
-        "--rate", type=float, default=None, help="events/s (default: the seed's pace; 0: max)"
-    )
+        "--rate", type=float, default=None,
+        help="events/s; 0: as fast as Kafka takes them (default: 0 with --count, else the "
+        "seed's pace)",
+    )  # fmt: skip
     produce.add_argument("--drift-after", type=int, default=None, help="switch distribution")
     produce.add_argument(
         "--start", type=_timestamp, default=None,
@@ -59,6 +64,7 @@ def parser() -> argparse.ArgumentParser:
         help="each event moves the synthetic clock this many times the seed's mean interval "
         "(e.g. 600 with a 0.55 s seed interval: 5.5 min of event time per event)",
     )  # fmt: skip
+    add_generator_options(produce)
     status = sub.add_parser("status", help="addresses and per-domain counters")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     cli_models.add_parsers(sub, _domains())
@@ -108,16 +114,23 @@ def kafka_bootstrap(config: StackConfig) -> str:
 
 def cmd_produce(config: StackConfig, args: argparse.Namespace) -> int:
     from coelho.producer import run
+    from coelho.producer_options import chosen_options, pace, progress_bar
 
-    bootstrap = kafka_bootstrap(config)
-    if args.time_scale is not None and args.time_scale <= 0:
-        print("coelho produce: --time-scale must be > 0", file=sys.stderr)
+    try:
+        if args.time_scale is not None and args.time_scale <= 0:
+            raise ValueError(f"--time-scale must be > 0, got {args.time_scale!r}")
+        options = chosen_options(args, args.domain)
+        rate = pace(args.count, args.rate)
+    except ValueError as exc:
+        print(f"coelho produce: {exc}", file=sys.stderr)
         return 2
-    sent = run(args.domain, bootstrap, count=args.count, seed=args.seed, rate=args.rate,
-               drift_after=args.drift_after, start=args.start,
-               time_scale=args.time_scale)  # fmt: skip
+    bootstrap = kafka_bootstrap(config)
+    bar = progress_bar(args.count) if args.count else None
+    sent = run(args.domain, bootstrap, count=args.count, seed=args.seed, rate=rate,
+               drift_after=args.drift_after, start=args.start, time_scale=args.time_scale,
+               options=options, progress=bar)  # fmt: skip
     print(f"sent {sent} {args.domain} events to {bootstrap}")
-    return 0
+    return 0 if args.count is None or sent == args.count else 1
 
 
 def collect_status(config: StackConfig) -> dict[str, Any]:
@@ -160,7 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     config = StackConfig.from_env()
     try:
         return COMMANDS[args.command](config, args)
-    except (NotRunning, StartupError, FileNotFoundError) as exc:
+    except (NotRunning, StartupError, FileNotFoundError, KafkaUnavailable) as exc:
         print(f"coelho {args.command}: {exc}", file=sys.stderr)
         return 1
 

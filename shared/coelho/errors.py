@@ -9,6 +9,7 @@ CoelhoError
 ├── StateTampered       500  a state blob failed its HMAC check and was not unpickled
 ├── ModelNotReady       503  no model state exists yet for the domain
 ├── ModelDiverged       503  the model's answer is not finite or far outside its physical range
+├── KafkaUnavailable    503  a producer could not reach Kafka within its connect retries
 └── Refused             409  the operation would serve or promote an unhealthy model
 """
 
@@ -65,6 +66,10 @@ class ModelNotReady(CoelhoError):
 
 
 class ModelDiverged(CoelhoError):
+    status = 503
+
+
+class KafkaUnavailable(CoelhoError):
     status = 503
 
 

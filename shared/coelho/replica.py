@@ -134,6 +134,10 @@ class LiveReplica(LiveSource):
     def current(self) -> Served:
         if self._pid != os.getpid():
             self._start()
+        if self.served is None:
+            # No model yet (e.g. started before any checkpoint): load one now rather than
+            # answer 503 while a checkpoint exists and the thread has not got to it.
+            self.reload()
         return super().current() if self.served is None else self.served
 
     def _check(self) -> None:

@@ -47,7 +47,33 @@ METRICS: dict[str, frozenset[str]] = {
     "coelho_sql_query_seconds_bucket": frozenset({"table", "le"}),
     "coelho_redis_memory_used_bytes": frozenset(),
     "coelho_redis_memory_max_bytes": frozenset(),
+    # The producers (coelho.producer_metrics); the gauges per domain come from its module.
+    "coelho_producer_messages_sent_total": frozenset({"domain", "topic"}),
+    "coelho_producer_errors_total": frozenset({"domain", "topic", "error_type"}),
+    "coelho_producer_send_seconds_bucket": frozenset({"domain", "topic", "le"}),
+    "coelho_producer_message_bytes_sum": frozenset({"domain", "topic"}),
+    "coelho_producer_message_bytes_count": frozenset({"domain", "topic"}),
+    "coelho_producer_connected": frozenset({"domain"}),
+    "coelho_producer_connection_retries_total": frozenset({"domain"}),
+    "coelho_producer_last_sent_timestamp_seconds": frozenset({"domain"}),
+    "coelho_producer_target_rate": frozenset({"domain"}),
+    "coelho_producer_fraud_ratio": frozenset({"domain"}),
+    "coelho_producer_active_sessions": frozenset({"domain"}),
 }
+# Metrics of the platform's exporters (k3d/manifests; PodMonitors in
+# knative/monitoring/podmonitor-platform.yaml), as their projects name them: Strimzi's Kafka
+# Exporter (danielqsj/kafka_exporter), oliver006/redis_exporter, MinIO's v2 cluster metrics.
+EXPORTER_METRICS: frozenset[str] = frozenset({
+    "kafka_consumergroup_lag", "kafka_consumergroup_current_offset",
+    "kafka_topic_partition_current_offset", "kafka_topic_partitions", "kafka_brokers",
+    "redis_up", "redis_memory_used_bytes", "redis_memory_max_bytes", "redis_connected_clients",
+    "redis_commands_processed_total", "redis_keyspace_hits_total", "redis_keyspace_misses_total",
+    "redis_db_keys", "redis_rejected_connections_total", "redis_uptime_in_seconds",
+    "minio_cluster_capacity_usable_total_bytes", "minio_cluster_capacity_usable_free_bytes",
+    "minio_bucket_usage_total_bytes", "minio_bucket_usage_object_total",
+    "minio_s3_requests_total", "minio_s3_requests_errors_total",
+    "minio_s3_traffic_received_bytes", "minio_s3_traffic_sent_bytes",
+})  # fmt: skip
 STANDARD = {"up"}
 # Labels every scrape target carries (podmonitor.yaml relabelings; the local scrape config).
 TARGET_LABELS = frozenset({"service", "instance", "job", "namespace", "component", "revision"})
@@ -119,5 +145,6 @@ def families(metrics_text: str) -> set[str]:
 
 
 def metric_names(expr: str) -> set[str]:
-    """Metric names a PromQL expression reads (``coelho_*`` and ``up``)."""
-    return set(re.findall(r"\b(coelho_[a-z_]+|up)\b(?=\s*[{\[)\s]|$)", expr))
+    """Metric names a PromQL expression reads (``coelho_*``, the exporters' and ``up``)."""
+    pattern = r"\b((?:coelho|kafka|redis|minio)_[a-z_]+|up)\b(?=\s*[{\[)\s]|$)"
+    return set(re.findall(pattern, expr))

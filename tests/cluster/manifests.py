@@ -40,6 +40,8 @@ CORE_KINDS = {
     "Job": "batch/v1",
     "Role": "rbac.authorization.k8s.io/v1",
     "RoleBinding": "rbac.authorization.k8s.io/v1",
+    "ClusterRole": "rbac.authorization.k8s.io/v1",
+    "ClusterRoleBinding": "rbac.authorization.k8s.io/v1",
 }
 # Kinds that are not Kubernetes objects at all, each checked by its own test.
 NON_OBJECT_KINDS = {
@@ -183,11 +185,11 @@ def check_core(doc: Doc) -> list[str]:
             labels = (template.get("metadata") or {}).get("labels") or {}
             if not selector or any(labels.get(k) != v for k, v in selector.items()):
                 problems.append(f"{doc.where}: selector.matchLabels must match template labels")
-    if doc.kind == "RoleBinding":
+    if doc.kind in {"RoleBinding", "ClusterRoleBinding"}:
         ref = body.get("roleRef") or {}
         if ref.get("apiGroup") != "rbac.authorization.k8s.io" or not ref.get("name"):
             problems.append(f"{doc.where}: roleRef needs apiGroup and name")
-    if doc.kind == "Role":
+    if doc.kind in {"Role", "ClusterRole"}:
         for rule in body.get("rules") or []:
             if not rule.get("verbs") or not rule.get("resources"):
                 problems.append(f"{doc.where}: every Role rule needs resources and verbs")

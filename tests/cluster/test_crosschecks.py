@@ -233,7 +233,7 @@ def test_services_match_function_folders(base_docs: list[Doc]) -> None:
 
 
 def test_podmonitor_selects_every_function_pod(base_docs: list[Doc]) -> None:
-    (monitor,) = [d for d in base_docs if d.kind == "PodMonitor"]
+    (monitor,) = [d for d in base_docs if d.kind == "PodMonitor" and d.name == "coelho-functions"]
     selector = monitor.body["spec"]["selector"]
     (endpoint,) = monitor.body["spec"]["podMetricsEndpoints"]
     assert endpoint["port"] == "user-port" and endpoint["path"] == "/metrics"

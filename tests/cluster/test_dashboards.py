@@ -1,10 +1,13 @@
 """Grafana dashboards: valid JSON, every query parses as PromQL (promtool) and reads only
-metrics of the contract, and each ships as a ConfigMap the Grafana sidecar picks up.
+metrics of the contract (the functions', the producers' and the platform exporters'), each
+ships as a ConfigMap the Grafana sidecar picks up, and log panels query Loki by the labels
+the collector (k3d/manifests/61-alloy.yaml) sets.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -24,16 +27,33 @@ def load(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text())
 
 
+def is_loki(panel: dict[str, Any]) -> bool:
+    return bool((panel.get("datasource") or {}).get("type") == "loki")
+
+
 def queries(dashboard: dict[str, Any]) -> list[str]:
+    """The PromQL of every Prometheus panel (log panels speak LogQL: ``log_queries``)."""
     return [
-        target["expr"] for panel in dashboard["panels"] for target in panel.get("targets") or []
+        target["expr"]
+        for panel in dashboard["panels"]
+        if not is_loki(panel)
+        for target in panel.get("targets") or []
     ]
 
 
-def test_there_are_two_dashboards() -> None:
+def log_queries(dashboard: dict[str, Any]) -> list[str]:
+    return [
+        target["expr"]
+        for panel in dashboard["panels"]
+        if is_loki(panel)
+        for target in panel.get("targets") or []
+    ]
+
+
+def test_there_are_the_function_and_operations_dashboards() -> None:
     names = {p.stem for p in DASHBOARDS}
-    assert names == {"overview", "ml-pipeline"}
-    assert len({load(p)["uid"] for p in DASHBOARDS}) == 2
+    assert names == {"overview", "ml-pipeline", "producers", "kafka", "redis", "minio"}
+    assert len({load(p)["uid"] for p in DASHBOARDS}) == len(DASHBOARDS)
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
@@ -45,17 +65,45 @@ def test_dashboard_structure(path: Path) -> None:
     for panel in dashboard["panels"]:
         if panel["type"] != "row":
             assert panel["targets"], f"{panel['title']}: no query"
-            assert panel["datasource"]["uid"] == "${datasource}"
+            wanted = "${loki}" if is_loki(panel) else "${datasource}"
+            assert panel["datasource"]["uid"] == wanted, panel["title"]
     variables = {v["name"] for v in dashboard["templating"]["list"]}
     assert "datasource" in variables
     used = {name for q in queries(dashboard) for name in VARIABLES if name in q}
     assert {u.lstrip("$") for u in used if not u.startswith("$__")} <= variables
+    if log_queries(dashboard):
+        assert "loki" in variables, "a log panel needs the loki datasource variable"
+
+
+def alloy_labels() -> set[str]:
+    """Stream labels the collector gives every log line (its relabel rules' target_label)."""
+    config = next(
+        doc.body["data"]["config.alloy"]
+        for doc in manifests.file_docs(manifests.K3D / "manifests" / "61-alloy.yaml")
+        if doc.kind == "ConfigMap"
+    )
+    return set(re.findall(r'target_label\s*=\s*"([a-z_]+)"', config))
+
+
+def test_log_panels_select_streams_by_collected_labels() -> None:
+    labels = alloy_labels()
+    assert {"namespace", "pod", "container"} <= labels
+    found = 0
+    for path in DASHBOARDS:
+        for query in log_queries(load(path)):
+            found += 1
+            selector = re.match(r"^\{([^}]*)\}", query)
+            assert selector, f"{path.name}: {query!r} is not a LogQL stream selector"
+            used = set(re.findall(r'([a-z_]+)\s*(?:=~|!~|!=|=)\s*"', selector.group(1)))
+            assert used and used <= labels, f"{path.name}: {used - labels} not set by Alloy"
+    assert found, "the overview has a log panel"
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
 def test_dashboard_queries_use_contract_metrics(path: Path) -> None:
     used = {name for q in queries(load(path)) for name in contract.metric_names(q)}
-    assert used and used <= set(contract.METRICS) | contract.STANDARD
+    known = set(contract.METRICS) | contract.EXPORTER_METRICS | contract.STANDARD
+    assert used and used <= known, used - known
 
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)

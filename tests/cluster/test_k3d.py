@@ -222,7 +222,7 @@ def test_grafana_sidecar_finds_the_dashboards(values: dict[str, Any], base_docs:
         if d.kind == "ConfigMap"
         and (d.body["metadata"].get("labels") or {}).get(sidecar["label"]) == sidecar["labelValue"]
     ]
-    assert len(dashboards) == 2
+    assert len(dashboards) == 6
 
 
 @pytest.fixture(scope="module")

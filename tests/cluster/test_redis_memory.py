@@ -28,7 +28,8 @@ def size(text: str) -> int:
 def redis_container() -> dict[str, Any]:
     docs = manifests.file_docs(manifests.K3D / "manifests" / "30-redis.yaml")
     (deployment,) = [d for d in docs if d.kind == "Deployment"]
-    (container,) = deployment.body["spec"]["template"]["spec"]["containers"]
+    containers = deployment.body["spec"]["template"]["spec"]["containers"]
+    (container,) = [c for c in containers if c["name"] == "redis"]  # not the exporter sidecar
     return dict(container)
 
 

@@ -80,20 +80,34 @@ def test_rendered_kustomization(folder: Path, schemas: Path, kubectl: str) -> No
 
 
 def test_what_make_deploy_applies(schemas: Path, kubectl: str, deploy: ModuleType) -> None:
-    """deploy.render with a tag for every Service: the overlay plus eventing/, all valid."""
+    """deploy.render with a tag for every Service and the producer image: the overlay plus
+    eventing/, all valid, every image of ours tagged."""
     names = set(manifests.knative_services(manifests.kustomize(RENDERS[1])))
-    docs, skipped = deploy.render({name: "0123456789ab" for name in names})
+    docs, skipped = deploy.render({name: "0123456789ab" for name in names | {"producer"}})
     assert skipped == []
     rendered = [manifests.Doc("k3d/deploy.py render", i, d) for i, d in enumerate(docs)]
     assert check(rendered, schemas) == []
     images = [c["image"] for c in manifests_containers(rendered)]
     assert images and all(i.endswith(":0123456789ab") for i in images), images
+    assert sum("/coelho/producer:" in i for i in images) == 3
     kinds = {d.kind for d in rendered}
-    assert {"Broker", "Trigger", "KafkaSource", "Service", "PodMonitor"} <= kinds
+    assert {"Broker", "Trigger", "KafkaSource", "Service", "PodMonitor", "Deployment"} <= kinds
+
+
+def test_deploy_skips_producers_without_their_image(deploy: ModuleType) -> None:
+    names = set(manifests.knative_services(manifests.kustomize(RENDERS[1])))
+    docs, skipped = deploy.render({name: "0123456789ab" for name in names})
+    assert sorted(skipped) == ["producer-ecci", "producer-eta", "producer-tfd"]
+    assert not [d for d in docs if d.get("kind") == "Deployment"]
 
 
 def manifests_containers(docs: list[manifests.Doc]) -> list[dict[str, str]]:
-    return [c for d in docs if d.kind == "Service" and d.api_version.startswith("serving.")
+    """Containers of our Knative Services and Deployments (the producers)."""
+    return [c for d in docs
+            if (d.kind == "Service" and d.api_version.startswith("serving."))
+            or (d.kind == "Deployment"
+                and (d.body["metadata"].get("labels") or {}).get("app.kubernetes.io/part-of")
+                == "coelho")
             for c in manifests.containers(d)]  # fmt: skip
 
 

@@ -133,7 +133,8 @@ class Writer:
     def __init__(self, client: redis.Redis, domain: str, model: OnlineModel | None = None):
         self.client, self.domain = client, domain
         self.log = EventLog(client, domain, 3600)
-        self.store = CheckpointStore(client, domain, KEY, log_retention=0)  # trim all it covers
+        # Trim all it covers (no lakehouse archive here to wait for).
+        self.store = CheckpointStore(client, domain, KEY, log_retention=0, archive_guard=False)
         self.model = model or OnlineModel.create(domain)
         self.position = "0-0"
 

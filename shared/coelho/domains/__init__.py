@@ -8,7 +8,14 @@ from __future__ import annotations
 
 from importlib import import_module
 
-from coelho.domains.base import Domain, GuardSpec, MetricSpec, ModelSpec
+from coelho.domains.base import (
+    Domain,
+    GeneratorOption,
+    GuardSpec,
+    MetricSpec,
+    ModelSpec,
+    ProducerGauge,
+)
 from coelho.domains.schema import FieldSpec
 from coelho.errors import UnknownDomain
 
@@ -28,4 +35,14 @@ def get(key: str) -> Domain:
         raise UnknownDomain(f"unknown domain {key!r}; expected one of {sorted(REGISTRY)}") from None
 
 
-__all__ = ["REGISTRY", "Domain", "FieldSpec", "GuardSpec", "MetricSpec", "ModelSpec", "get"]
+__all__ = [
+    "REGISTRY",
+    "Domain",
+    "FieldSpec",
+    "GeneratorOption",
+    "GuardSpec",
+    "MetricSpec",
+    "ModelSpec",
+    "ProducerGauge",
+    "get",
+]

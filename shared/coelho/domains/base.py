@@ -118,6 +118,42 @@ class GuardSpec:
 
 
 @dataclass(frozen=True)
+class GeneratorOption:
+    """A knob of the domain's generator, offered by the producer as ``--<name-with-dashes>``.
+
+    The seed's producers took their probabilities on the command line; declaring them here
+    keeps the producer generic: it adds one option per entry and passes the value to the
+    generator's constructor as the keyword ``name``."""
+
+    name: str
+    default: float
+    help: str
+    minimum: float = 0.0
+    maximum: float | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    def check(self, value: float) -> float:
+        """``value`` if within bounds, else ``ValueError`` naming the option."""
+        high = "" if self.maximum is None else f" and <= {self.maximum}"
+        if not (value >= self.minimum and (self.maximum is None or value <= self.maximum)):
+            raise ValueError(f"{self.flag} must be >= {self.minimum}{high}, got {value!r}")
+        return value
+
+
+@dataclass(frozen=True)
+class ProducerGauge:
+    """A gauge the producer exports about what its generator sent (``coelho_producer_<name>``),
+    e.g. the fraud share a test compares with ``--fraud-probability``."""
+
+    name: str
+    help: str
+    read: Callable[[Any], float]
+
+
+@dataclass(frozen=True)
 class Domain:
     """A use case: topic, schema, producer, pipelines and prequential metrics."""
 
@@ -134,7 +170,7 @@ class Domain:
     default_model: str
     metrics: Callable[[], tuple[MetricSpec, ...]]
     headline_metric: str
-    generator: Callable[[random.Random, int | None, Clock], Generator]
+    generator: Callable[..., Generator]  # (rng, drift_after, clock, **options)
     seed_rate: float
     summary: str = ""
     # The lakehouse (coelho.lakehouse): the Delta table the domain's events are archived to,
@@ -142,6 +178,9 @@ class Domain:
     table: str = ""
     sql_templates: tuple[tuple[str, str], ...] = ()
     guard: GuardSpec = field(default_factory=GuardSpec)
+    # The producer's command-line knobs and per-domain gauges (coelho.producer).
+    generator_options: tuple[GeneratorOption, ...] = ()
+    producer_gauges: tuple[ProducerGauge, ...] = ()
     # Values the model reports beside its River metrics (MetricSpec with build=None), the
     # names of the target's classes (binary: negative, positive), the point field the event
     # happened at (mapped per cluster) and the form's derived fields (``derive``: a partial
@@ -194,18 +233,30 @@ class Domain:
         drift_after: int | None = None,
         start: datetime | None = None,
         time_scale: float | None = None,
+        options: Mapping[str, float] | None = None,
     ) -> Generator:
         """A seeded generator. With ``start`` its timestamps come from a synthetic clock that
         advances at the seed rate, so the whole stream is reproducible; without it, from now.
         ``time_scale`` speeds the synthetic clock up: each event moves it ``time_scale`` times
         the seed's mean interval (600: a 0.55 s ETA interval becomes 5.5 minutes), so a
-        stream crosses a rush hour or a weekend within minutes (from now without ``start``)."""
+        stream crosses a rush hour or a weekend within minutes (from now without ``start``).
+        ``options`` set the domain's ``generator_options`` (unset ones keep the seed's value)."""
         if time_scale is not None and time_scale <= 0:
             raise ValueError(f"time_scale must be > 0, got {time_scale!r}")
         if time_scale is not None and start is None:
             start = datetime.now(UTC)
         clock = _clock(start, self.seed_rate / (time_scale or 1.0))
-        return self.generator(random.Random(seed), drift_after, clock)
+        return self.generator(random.Random(seed), drift_after, clock, **self.options(options))
+
+    def options(self, given: Mapping[str, float] | None = None) -> dict[str, float]:
+        """Checked generator keyword arguments: ``ValueError`` names an unknown or bad one."""
+        known = {o.name: o for o in self.generator_options}
+        unknown = sorted(set(given or {}) - set(known))
+        if unknown:
+            raise ValueError(
+                f"{self.key}: no generator option {unknown[0]!r}; choose from {sorted(known)}"
+            )
+        return {name: known[name].check(float(v)) for name, v in (given or {}).items()}
 
     def produce(
         self,

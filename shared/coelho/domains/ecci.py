@@ -19,7 +19,9 @@ from coelho.domains.base import (
     Domain,
     Event,
     Features,
+    GeneratorOption,
     ModelSpec,
+    ProducerGauge,
     SeededGenerator,
 )
 from coelho.domains.common import BROWSERS, LAT_RANGE, LON_RANGE, OPERATING_SYSTEMS
@@ -147,15 +149,36 @@ class _Session:
     product: tuple[str, str] | None = None
 
 
+# The seed producer's command line (its defaults); the producer offers each as an option.
+OPTIONS = (
+    GeneratorOption("event_rate_per_minute", 600, "mean events per minute at the producer's "
+                    "own pace (no --rate)", minimum=1, maximum=600_000),
+)  # fmt: skip
+
+
 class EcciGenerator(SeededGenerator):
     """The seed's session state machine, seeded; sessions time out on the event clock."""
 
-    def __init__(self, rng: random.Random, drift_after: int | None, clock: Clock) -> None:
+    def __init__(
+        self,
+        rng: random.Random,
+        drift_after: int | None,
+        clock: Clock,
+        *,
+        event_rate_per_minute: float = 600,
+    ) -> None:
         super().__init__(rng, drift_after, clock)
         self.sessions: dict[str, _Session] = {}
+        self.mean_interval = 60.0 / event_rate_per_minute
+
+    def active_sessions(self) -> int:
+        """Sessions kept (stale ones go at the next purge): the producer's gauge."""
+        return len(self.sessions)
 
     def next_interval(self) -> float:
-        return max(0.001, self.rng.gauss(0.1, 0.03))
+        # The seed: gauss(0.1, 0.03) at 600 events/min, a 30 % spread around the mean.
+        mean = self.mean_interval
+        return max(0.001, self.rng.gauss(mean, 0.3 * mean))
 
     def _uuid(self) -> str:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
@@ -287,6 +310,12 @@ DOMAIN = Domain(
     headline_metric="Silhouette",
     generator=EcciGenerator,
     seed_rate=10.0,
+    generator_options=OPTIONS,
+    producer_gauges=(
+        ProducerGauge(
+            "active_sessions", "Sessions the generator keeps open", EcciGenerator.active_sessions
+        ),
+    ),  # fmt: skip
     summary="Customer clustering & analysis",
     table=TABLE,
     sql_templates=SQL_TEMPLATES,

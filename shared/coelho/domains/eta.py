@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import operator
+import random
 import uuid
 from datetime import datetime
 from functools import partial
@@ -17,9 +18,11 @@ from typing import Any
 
 from coelho.domains import eta_metrics
 from coelho.domains.base import (
+    Clock,
     Domain,
     Event,
     Features,
+    GeneratorOption,
     GuardSpec,
     ModelSpec,
     SeededGenerator,
@@ -219,8 +222,34 @@ def _arf() -> Any:
     return compose.Select(*NUMERIC) | Scale(UNITS, CLIP) | _in_hours(arf)
 
 
+# The seed producer's command line (its defaults); the producer offers each as an option.
+OPTIONS = (
+    GeneratorOption("bad_weather_probability", 0.1, "chance that rain-like weather slows a "
+                    "trip (x4 after --drift-after)", maximum=1.0),
+    GeneratorOption("incident_probability", 0.02, "chance of a 5-30 min incident on a trip",
+                    maximum=1.0),
+    GeneratorOption("heavy_traffic_multiplier", 2.0, "worst rush-hour traffic factor",
+                    minimum=1.3, maximum=10.0),
+)  # fmt: skip
+
+
 class EtaGenerator(SeededGenerator):
     """The seed producer's trips; timestamps and traffic follow the (possibly synthetic) clock."""
+
+    def __init__(
+        self,
+        rng: random.Random,
+        drift_after: int | None,
+        clock: Clock,
+        *,
+        bad_weather_probability: float = 0.1,
+        incident_probability: float = 0.02,
+        heavy_traffic_multiplier: float = 2.0,
+    ) -> None:
+        super().__init__(rng, drift_after, clock)
+        self.bad_weather = bad_weather_probability
+        self.incident = incident_probability
+        self.heavy_traffic = heavy_traffic_multiplier
 
     def next_interval(self) -> float:
         return self.rng.uniform(0.1, 1.0)
@@ -248,15 +277,16 @@ class EtaGenerator(SeededGenerator):
         rating = round(r.uniform(3.5, 5.0), 1)
         day, hour = now.weekday(), now.hour
         if is_rush_hour(day, hour):
-            traffic = r.uniform(1.3, 2.0)
+            traffic = r.uniform(1.3, self.heavy_traffic)
         elif day >= 5:
             traffic = r.uniform(0.8, 1.2)
         else:
             traffic = r.uniform(0.9, 1.4)
         weather_factor = 1.0
-        if r.random() < (0.4 if drifted else 0.1) and weather in BAD_WEATHER_FACTOR:
+        bad = min(1.0, 4 * self.bad_weather) if drifted else self.bad_weather
+        if r.random() < bad and weather in BAD_WEATHER_FACTOR:
             weather_factor = r.uniform(*BAD_WEATHER_FACTOR[weather])
-        incident = r.randint(300, 1800) if r.random() < 0.02 else 0
+        incident = r.randint(300, 1800) if r.random() < self.incident else 0
         driver_factor = 1 - (rating - 4.5) * 0.05
         actual = base * traffic * weather_factor * driver_factor + incident + r.uniform(-60, 60)
         return {
@@ -334,6 +364,7 @@ DOMAIN = Domain(
     headline_metric="MAE",
     generator=EtaGenerator,
     seed_rate=1 / 0.55,
+    generator_options=OPTIONS,
     summary="Delivery time prediction",
     derive=derive,
     table=TABLE,

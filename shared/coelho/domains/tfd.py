@@ -8,17 +8,21 @@ triple the fraud rate, and fraudsters move to small amounts and digital goods.
 from __future__ import annotations
 
 import math
+import random
 import uuid
 from datetime import datetime
 from typing import Any
 
 from coelho.domains import tfd_metrics
 from coelho.domains.base import (
+    Clock,
     Domain,
     Event,
     Features,
+    GeneratorOption,
     GuardSpec,
     ModelSpec,
+    ProducerGauge,
     SeededGenerator,
 )
 from coelho.domains.common import BROWSERS, OPERATING_SYSTEMS
@@ -142,8 +146,47 @@ def _arf() -> Any:
     return imblearn.RandomUnderSampler(arf, desired_dist={0: 0.5, 1: 0.5}, seed=42)
 
 
+# The seed producer's command line (its defaults); the producer offers each as an option.
+OPTIONS = (
+    GeneratorOption("fraud_probability", 0.01, "share of transactions that are fraud "
+                    "(tripled after --drift-after)", maximum=1.0),
+    GeneratorOption("high_value_fraud_probability", 0.8,
+                    "share of frauds with a high amount (300-6000)", maximum=1.0),
+    GeneratorOption("cvv_missing_probability", 0.05, "share of transactions without a CVV",
+                    maximum=1.0),
+    GeneratorOption("billing_mismatch_probability", 0.1,
+                    "share of transactions whose billing address does not match", maximum=1.0),
+    GeneratorOption("account_age_years_limit", 5, "oldest account, in years", minimum=1,
+                    maximum=99),
+)  # fmt: skip
+
+
 class TfdGenerator(SeededGenerator):
     """The seed producer's distributions, driven by a seeded ``random.Random``."""
+
+    def __init__(
+        self,
+        rng: random.Random,
+        drift_after: int | None,
+        clock: Clock,
+        *,
+        fraud_probability: float = 0.01,
+        high_value_fraud_probability: float = 0.8,
+        cvv_missing_probability: float = 0.05,
+        billing_mismatch_probability: float = 0.1,
+        account_age_years_limit: float = 5,
+    ) -> None:
+        super().__init__(rng, drift_after, clock)
+        self.fraud_probability = fraud_probability
+        self.high_value = high_value_fraud_probability
+        self.cvv_present = 1.0 - cvv_missing_probability
+        self.billing_match = 1.0 - billing_mismatch_probability
+        self.max_age_days = int(365 * account_age_years_limit)
+        self.frauds = 0
+
+    def fraud_ratio(self) -> float:
+        """Share of fraud among the events generated so far (the producer's gauge)."""
+        return self.frauds / self.count if self.count else 0.0
 
     def next_interval(self) -> float:
         return self.rng.uniform(0.05, 0.5)
@@ -151,17 +194,19 @@ class TfdGenerator(SeededGenerator):
     def next_event(self) -> Event:
         r = self.rng
         drifted = self._advance()
-        is_fraud = r.random() < (0.03 if drifted else 0.01)
-        high_value = 0.2 if drifted else 0.8
+        p_fraud = min(1.0, 3 * self.fraud_probability) if drifted else self.fraud_probability
+        is_fraud = r.random() < p_fraud
+        self.frauds += is_fraud
+        high_value = 0.2 if drifted else self.high_value
         if is_fraud:
             amount = r.uniform(300, 6000) if r.random() < high_value else r.uniform(1, 50)
         else:
             amount = r.uniform(5, 500)
         category = r.choice(CATEGORIES)
         payment = r.choice(PAYMENT_METHODS)
-        age = r.randint(0, 365 * 5)
-        cvv = r.random() < 0.95
-        billing = r.random() < 0.9
+        age = r.randint(0, self.max_age_days)
+        cvv = r.random() < self.cvv_present
+        billing = r.random() < self.billing_match
         if is_fraud:
             if r.random() < (0.6 if drifted else 0.2):
                 category = "digital_goods" if drifted else r.choice(RISKY_CATEGORIES)
@@ -253,6 +298,12 @@ DOMAIN = Domain(
     headline_metric="ROCAUC",
     generator=TfdGenerator,
     seed_rate=1 / 0.275,
+    generator_options=OPTIONS,
+    producer_gauges=(
+        ProducerGauge(
+            "fraud_ratio", "Share of fraud among the transactions sent", TfdGenerator.fraud_ratio
+        ),
+    ),  # fmt: skip
     summary="Real-time fraud detection",
     table=TABLE,
     sql_templates=SQL_TEMPLATES,

@@ -25,17 +25,18 @@ NAMESPACE = "coelho"
 
 
 def scrape_config(targets: Mapping[str, str], rule_files: list[Path]) -> dict[str, Any]:
-    """One job per target ``name -> host:port``; labels mimic the cluster's (service, namespace)."""
-    jobs = [
-        {
+    """One job per target ``name -> host:port[/path]`` (path default ``/metrics``); labels
+    mimic the cluster's (service, namespace)."""
+    jobs = []
+    for name, target in sorted(targets.items()):
+        address, slash, path = target.partition("/")
+        jobs.append({
             "job_name": name,
-            "metrics_path": "/metrics",
+            "metrics_path": slash + path if slash else "/metrics",
             "static_configs": [
                 {"targets": [address], "labels": {"service": name, "namespace": NAMESPACE}}
             ],
-        }
-        for name, address in sorted(targets.items())
-    ]
+        })  # fmt: skip
     return {
         "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
         "rule_files": [str(p) for p in rule_files],

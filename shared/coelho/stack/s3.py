@@ -26,6 +26,7 @@ from coelho.stack.processes import Child, StartupError
 
 BUCKETS = ("mlflow-artifacts", "delta-lake", "raw-data")
 REGION = "us-east-1"
+METRICS_PATH = "/minio/v2/metrics/cluster"  # MinIO's native Prometheus metrics (v2, cluster)
 
 
 @dataclass(frozen=True)
@@ -147,12 +148,22 @@ class S3Server:
                 "s3: no MinIO binary: run `make minio` (builds it into .coelho/bin) or set "
                 "COELHO_MINIO_BIN"
             )
+        # Metrics without a token: the server binds loopback only, and Prometheus scrapes
+        # them for the MinIO dashboard, as on the cluster (k3d/manifests/40-minio.yaml).
         env = {**os.environ, "MINIO_ROOT_USER": self.credentials.access_key,
-               "MINIO_ROOT_PASSWORD": self.credentials.secret_key}  # fmt: skip
+               "MINIO_ROOT_PASSWORD": self.credentials.secret_key,
+               "MINIO_PROMETHEUS_AUTH_TYPE": "public"}  # fmt: skip
         argv = [minio, "server", str(self.data_dir / "data"), "--quiet",
                 "--address", f"{HOST}:{self.port}",
                 "--console-address", f"{HOST}:{self.console_port}"]  # fmt: skip
         return argv, env, "minio"
+
+    @property
+    def metrics_target(self) -> str | None:
+        """``host:port/path`` of MinIO's cluster metrics for Prometheus; None for moto."""
+        if self.kind != "minio":
+            return None
+        return f"{HOST}:{self.port}{METRICS_PATH}"
 
     def ready_url(self) -> str:
         path = "/minio/health/live" if self.kind == "minio" else "/moto-api/"

@@ -1,7 +1,8 @@
 """The supervisor behind ``coelho up``: start the stack in order, keep it up, stop it in reverse.
 
 Order: Kafka -> Redis -> S3 (MinIO) -> MLflow -> functions -> services.json -> eventing emulator ->
-producers -> Prometheus -> dashboard. A child that dies is restarted with backoff (``watch``).
+producers -> Prometheus (scrapes functions, emulator and producers) -> dashboard. A child that
+dies is restarted with backoff (``watch``).
 SIGINT/SIGTERM stop everything, last started first. Each server gets its stable default port
 when free; if another process grabs it between our check and the child's bind, the server
 moves to a free port.
@@ -67,6 +68,7 @@ class Supervisor:
         self._stop = False
         self._taken: set[int] = set()
         self.s3_env: dict[str, str] = {}
+        self.s3_metrics: str | None = None  # host:port/path of a MinIO we started
         self.housekeeping = Housekeeping(config)
 
     # -- bookkeeping -------------------------------------------------------------------------
@@ -212,6 +214,7 @@ class Supervisor:
 
             ports = [self._port(S3_PORT), self._port(S3_CONSOLE_PORT)]
             server = self._on_ports("s3", ports, start_s3)
+            self.s3_metrics = server.metrics_target
             self._ready(Component("s3", server.endpoint, server.child), t0)
             self.components.append(Component("minio-console", server.console_url))
             s3 = server.env()
@@ -301,17 +304,32 @@ class Supervisor:
 
         for key in REGISTRY:
             t0 = time.monotonic()
-            argv = [sys.executable, "-m", "coelho.producer", key, "--bootstrap", bootstrap]
-            child = self._child(f"producer-{key}", argv).start()
-            # A producer listens on nothing: started is as ready as it gets.
-            self._ready(Component(f"producer-{key}", "", child, finished_ok=True), t0)
+            name = f"producer-{key}"
+
+            def start(port: int, key: str = key, name: str = name) -> Component:
+                # Endless, so at the seed's pace; /metrics for Prometheus, ready once Kafka
+                # answered for the topic.
+                argv = [sys.executable, "-m", "coelho.producer", key, "--bootstrap", bootstrap,
+                        "--metrics-port", str(port)]  # fmt: skip
+                address = f"http://{HOST}:{port}"
+                child = self._child(name, argv).start()
+                probe = "/health/readiness"
+                child.wait_ready(lambda: http_ok(address + probe), port=port, timeout=60,
+                                 what=f"ready (GET {probe} == 200)")  # fmt: skip
+                return Component(name, address, child, finished_ok=True)
+
+            self._ready(self._on_ports(name, [self._port(None)], start), t0)
 
     def _start_prometheus(self) -> None:
         t0 = time.monotonic()
         names = {spec.name for spec in self.config.functions}
         targets = {
-            c.name: c.address.removeprefix("http://") for c in self.components if c.name in names
+            c.name: c.address.removeprefix("http://")
+            for c in self.components
+            if c.name in names or (c.name.startswith("producer-") and c.address)
         }
+        if self.s3_metrics:  # MinIO's own metrics, for the MinIO dashboard (service="minio")
+            targets["minio"] = self.s3_metrics
         emulator = next((c for c in self.components if c.name == "emulator"), None)
         if emulator is not None and http_ok_quiet(f"{emulator.address}/metrics"):
             targets["emulator"] = emulator.address.removeprefix("http://")
