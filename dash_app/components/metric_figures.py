@@ -131,7 +131,7 @@ def report_rows(counts: Mapping[str, float], classes: Sequence[str]) -> list[dic
 
 def classification_report(counts: Mapping[str, float], classes: Sequence[str]) -> go.Figure:
     """Heatmap of ``report_rows``: precision, recall and F1 coloured red to green; support (a
-    count, neither good nor bad) in a grey column beside them."""
+    count, neither good nor bad) written in an uncoloured column beside them."""
     if len(classes) != 2 or not all(k in counts for k in ("tp", "fp", "fn", "tn")):
         return empty("no classification report yet", 240)
     rows = report_rows(counts, classes)
@@ -139,34 +139,27 @@ def classification_report(counts: Mapping[str, float], classes: Sequence[str]) -
     scores = ("precision", "recall", "f1")
     fig = go.Figure(
         go.Heatmap(
-            z=[[r[c] for c in scores] for r in rows],
-            x=["precision", "recall", "F1"],
+            z=[[*(r[c] for c in scores), None] for r in rows],
+            x=["precision", "recall", "F1", "support"],
             y=names,
-            text=[[f"{r[c]:.3f}" for c in scores] for r in rows],
+            text=[[*(f"{r[c]:.3f}" for c in scores), ""] for r in rows],
             texttemplate="%{text}",
             colorscale="RdYlGn",
             zmin=0.0,
             zmax=1.0,
             showscale=False,
+            hoverongaps=False,
             hovertemplate="%{y} · %{x}: %{text}<extra></extra>",
         )
     )
-    fig.add_trace(
-        go.Heatmap(
-            z=[[1.0] for _ in rows],
-            x=["support"],
-            y=names,
-            text=[[f"{r['support']:,.0f}"] for r in rows],
-            texttemplate="%{text}",
-            colorscale=[[0.0, "#eceff1"], [1.0, "#eceff1"]],
-            showscale=False,
-            hovertemplate="%{y} · events: %{text}<extra></extra>",
-        )
-    )
+    for r in rows:
+        fig.add_annotation(x="support", y=r["class"], text=f"{r['support']:,.0f}",
+                           showarrow=False, font={"size": 12})  # fmt: skip
     fig.update_layout(
         height=240,
         margin={"l": 90, "r": 10, "t": 30, "b": 40},
         yaxis={"autorange": "reversed"},
+        plot_bgcolor="white",
         title={"text": "Classification report (prequential)", "font": {"size": 13}},
     )
     return fig

@@ -31,7 +31,7 @@ const t = gd && gd.data && gd.data[0];
 if (!t) return null;
 return {type: t.type, value: t.value === undefined ? null : t.value,
         rows: t.y ? t.y.length : 0, text: t.text || null,
-        extra: gd.data.length > 1 ? gd.data[1].text : null,
+        notes: ((gd.layout && gd.layout.annotations) || []).map(a => a.text),
         drawn: host.querySelectorAll(arguments[1]).length};
 """
 
@@ -107,7 +107,7 @@ def test_brw101_every_metric_has_a_card_and_an_info_dialog(
         )  # fmt: skip
         assert report["rows"] == 4 and report["drawn"] >= 1
         learned = stack.learned(page)
-        supports = [int(row[0].replace(",", "")) for row in report["extra"]]
+        supports = [int(text.replace(",", "")) for text in report["notes"]]
         assert supports[2] == supports[0] + supports[1] and 0 < supports[2] <= learned
         confusion = figure(driver, ids.panel_figure(page, "confusion"), "g.heatmaplayer")
         assert confusion and confusion["type"] == "heatmap"

@@ -117,7 +117,8 @@ def test_classification_report_from_confusion_counts() -> None:
     assert weighted["recall"] == pytest.approx(0.94)  # = accuracy
     fig = classification_report({"tp": 8, "fp": 2, "fn": 4, "tn": 86}, ("legit", "fraud"))
     assert list(fig.data[0].y) == ["legit", "fraud", "macro avg", "weighted avg"]
-    assert fig.data[1].text[1][0] == "12" and list(fig.data[1].x) == ["support"]
+    assert [n.text for n in fig.layout.annotations] == ["88", "12", "100", "100"]
+    assert fig.data[0].z[1][3] is None  # support is written, not coloured
 
 
 def test_refresh_fills_cards_gauges_and_figures(monkeypatch: pytest.MonkeyPatch) -> None:
