@@ -182,13 +182,18 @@ class SnapshotService:
         reset: bool = False,
     ) -> dict[str, Any]:
         from coelho.registry import shared
+        from coelho.state import curve
         from coelho.state.checkpoint import CheckpointStore
 
         registry = shared()
         newest = next(iter(registry.versions(domain)), None)
         # After ``coelho reset`` the count can match while the state differs (a new lineage).
         if newest is not None and newest.events_learned == events_learned and not reset:
-            # Same state under a new version number (e.g. restored after Redis lost it).
+            # Same state under a new version number (e.g. restored after Redis lost it), or a
+            # registration whose curve bookkeeping failed: its points are in its run.
+            base = curve.pending(self.client, domain, events_learned).base
+            curve.advance(self.client, domain, base, events_learned, newest.offsets,
+                          newest.run_id, newest.version)  # fmt: skip
             self._mark(keys, state_version, newest)
             return {"status": "unchanged", "state_version": state_version,
                     "version": newest.version}  # fmt: skip
@@ -200,8 +205,13 @@ class SnapshotService:
         checkpoint = CheckpointStore(self.client, domain, self.settings.state_key).load()
         if checkpoint is None:
             return {"status": "no-state"}
-        info = registry.publish(domain, checkpoint.model, checkpoint.version, checkpoint.saved_at,
-                                self.settings.state_key, checkpoint.position)  # fmt: skip
+        model = checkpoint.model
+        waiting = curve.pending(self.client, domain, model.events_learned)
+        info = registry.publish(domain, model, checkpoint.version, checkpoint.saved_at,
+                                self.settings.state_key, checkpoint.position, waiting,
+                                checkpoint.event_time_ms)  # fmt: skip
+        curve.advance(self.client, domain, waiting.base, model.events_learned, model.offsets,
+                      info.run_id, info.version)  # fmt: skip
         promoted, reason = registry.consider(domain, info)
         self._mark(keys, checkpoint.version, info)
         self.client.hdel(keys.snapshot, "reset")

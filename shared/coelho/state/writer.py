@@ -22,6 +22,7 @@ from coelho.errors import StateTampered
 from coelho.learning import OnlineModel
 from coelho.settings import Settings
 from coelho.state.checkpoint import CheckpointStore
+from coelho.state.curve import CurveRecorder, Point, event_time_ms
 from coelho.state.keys import DEAD_LETTERS, Keys
 from coelho.state.log import EventLog, LogEntry
 from coelho.state.positions import seed_floors
@@ -84,6 +85,8 @@ class DomainWriter:
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
         self._publish = client.register_script(_PUBLISH)
+        self.curve = CurveRecorder(client, domain, settings.curve_every, settings.curve_max_points)
+        self._event_time_ms: int | None = None  # of the last event applied (the curve's clock)
         self.token = secrets.token_hex(16)
         self.model: OnlineModel | None = None
         self.position = "0-0"
@@ -161,10 +164,17 @@ class DomainWriter:
             restored = self._recover()
             self.model = restored or OnlineModel.create(self.domain, self.model_name)
             self.position, self.version = "0-0", 0
+            self._event_time_ms = None
+            rebased = self.curve.start_lineage(self.token, self.model)
         else:
             self.model = checkpoint.model
             self.position, self.version = checkpoint.position, checkpoint.version
+            self._event_time_ms = checkpoint.event_time_ms
             telemetry.CHECKPOINT_BYTES.labels(self.domain).set(checkpoint.size)
+            rebased = self.curve.resume(self.token, self.model)
+        if not rebased:  # the lease went meanwhile (a slow restore): another writer has it
+            self._drop()
+            return
         self.error = None
         self._since_checkpoint = 0
         self._last_checkpoint = time.monotonic()
@@ -234,6 +244,7 @@ class DomainWriter:
 
     def _apply(self, entry: LogEntry) -> None:
         assert self.model is not None
+        learned = self.model.events_learned
         try:
             self.model.learn(entry.event, entry.position)
             telemetry.EVENTS_LEARNED.labels(self.domain).inc()
@@ -251,12 +262,28 @@ class DomainWriter:
         self.position = entry.entry_id
         self._since_checkpoint += 1
         self._dirty = True
+        if self.model.events_learned != learned:
+            self._note_curve(entry)
+
+    def _note_curve(self, entry: LogEntry) -> None:
+        """Keep the event's time; buffer a learning-curve point when one is due."""
+        assert self.model is not None
+        self._event_time_ms = event_time_ms(self.domain, entry.event) or self._event_time_ms
+        n = self.model.events_learned
+        if self.curve.due(n):
+            at = self._event_time_ms or int(time.time() * 1000)
+            self.curve.add(Point(n, at, self.model.metric_values()))
 
     def checkpoint(self) -> None:
         """Store the model as covering the log up to ``self.position`` (fenced by the lease)."""
         if self.model is None:
             return
-        version = self.store.save(self.model, self.position, self.model.events_learned, self.token)
+        # The points it covers first: a checkpoint never covers a point missing from Redis.
+        if not self.curve.flush(self.token):
+            self._drop()
+            return
+        version = self.store.save(self.model, self.position, self.model.events_learned,
+                                  self.token, self._event_time_ms)  # fmt: skip
         if version is None:
             self._drop()
             return
@@ -295,6 +322,7 @@ class DomainWriter:
             "health": json.dumps(health),
         }
         args = [self.token, *(v for kv in fields.items() for v in kv), history]
+        self.curve.flush(self.token)  # a lost lease shows at the next renewal
         self._publish(keys=[self.keys.lease, self.keys.stats, self.keys.history], args=args)
 
     def _champion_metrics(self) -> dict[str, float] | None:
