@@ -44,7 +44,7 @@ from coelho.state.keys import Keys
 _RECORD = """
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('ZADD', KEYS[2], unpack(ARGV, 3))
-if redis.call('ZCARD', KEYS[2]) > tonumber(ARGV[2]) then
+while redis.call('ZCARD', KEYS[2]) > tonumber(ARGV[2]) do
   local waiting = redis.call('ZRANGE', KEYS[2], 0, -2)
   for i = 2, #waiting, 2 do redis.call('ZREM', KEYS[2], waiting[i]) end
 end
