@@ -24,7 +24,9 @@ domain per day, each with its pickled state (megabytes for a forest). So:
    on the cluster), which is the only place with the backend store.
 4. **History** (``log_history``): each registered snapshot's metrics also go to one run per
    domain, ``<domain>-history`` (tag ``coelho.history``), step = events learned. It is never
-   pruned, so the metric history stays readable after the snapshot runs are gone.
+   pruned, so the metric history stays readable after the snapshot runs are gone. The
+   snapshot runs hold the fine learning curve (``coelho.state.curve``) and go with their
+   version; the history run keeps one point per version ever registered, of every lineage.
 """
 
 from __future__ import annotations
