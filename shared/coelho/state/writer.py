@@ -86,7 +86,9 @@ class DomainWriter:
         self._release = client.register_script(_RELEASE)
         self._publish = client.register_script(_PUBLISH)
         self.curve = CurveRecorder(client, domain, settings.curve_every, settings.curve_max_points)
-        self._event_time_ms: int | None = None  # of the last event applied (the curve's clock)
+        # The time of the last event applied (the curve's clock), parsed only when needed.
+        self._event_time_ms: int | None = None
+        self._last_event: dict[str, Any] | None = None
         self.token = secrets.token_hex(16)
         self.model: OnlineModel | None = None
         self.position = "0-0"
@@ -164,12 +166,12 @@ class DomainWriter:
             restored = self._recover()
             self.model = restored or OnlineModel.create(self.domain, self.model_name)
             self.position, self.version = "0-0", 0
-            self._event_time_ms = None
+            self._event_time_ms, self._last_event = None, None
             rebased = self.curve.start_lineage(self.token, self.model)
         else:
             self.model = checkpoint.model
             self.position, self.version = checkpoint.position, checkpoint.version
-            self._event_time_ms = checkpoint.event_time_ms
+            self._event_time_ms, self._last_event = checkpoint.event_time_ms, None
             telemetry.CHECKPOINT_BYTES.labels(self.domain).set(checkpoint.size)
             rebased = self.curve.resume(self.token, self.model)
         if not rebased:  # the lease went meanwhile (a slow restore): another writer has it
@@ -266,13 +268,21 @@ class DomainWriter:
             self._note_curve(entry)
 
     def _note_curve(self, entry: LogEntry) -> None:
-        """Keep the event's time; buffer a learning-curve point when one is due."""
+        """Buffer a learning-curve point when one is due (coelho.state.curve)."""
         assert self.model is not None
-        self._event_time_ms = event_time_ms(self.domain, entry.event) or self._event_time_ms
+        self._last_event = entry.event
         n = self.model.events_learned
         if self.curve.due(n):
-            at = self._event_time_ms or int(time.time() * 1000)
+            at = self._event_time() or int(time.time() * 1000)
             self.curve.add(Point(n, at, self.model.metric_values()))
+
+    def _event_time(self) -> int | None:
+        """The last applied event's own time (unix ms), parsed once (5 µs, not per event)."""
+        if self._last_event is not None:
+            found = event_time_ms(self.domain, self._last_event)
+            self._event_time_ms = found or self._event_time_ms
+            self._last_event = None
+        return self._event_time_ms
 
     def checkpoint(self) -> None:
         """Store the model as covering the log up to ``self.position`` (fenced by the lease)."""
@@ -283,7 +293,7 @@ class DomainWriter:
             self._drop()
             return
         version = self.store.save(self.model, self.position, self.model.events_learned,
-                                  self.token, self._event_time_ms)  # fmt: skip
+                                  self.token, self._event_time())  # fmt: skip
         if version is None:
             self._drop()
             return
