@@ -144,8 +144,17 @@ def delete_version(registry: Any, name: str, version: int) -> None:
                         name, version, location, exc)  # fmt: skip
 
 
-def log_history(registry: Any, domain: str, metrics: Mapping[str, float], step: int) -> str:
-    """Append a snapshot's metrics to the domain's history run (made once); its run id."""
+def log_history(
+    registry: Any,
+    domain: str,
+    metrics: Mapping[str, float],
+    step: int,
+    timestamp_ms: int | None = None,
+) -> str:
+    """Append a snapshot's metrics to the domain's history run (made once); its run id.
+
+    ``timestamp_ms``: the time of the last event the snapshot learned, as its run's curve has.
+    """
     from mlflow.entities import Metric
 
     client = registry.client
@@ -160,7 +169,7 @@ def log_history(registry: Any, domain: str, metrics: Mapping[str, float], step: 
                                 tags={HISTORY_TAG: "true", "coelho.domain": domain})  # fmt: skip
         run_id = run.info.run_id
         client.set_terminated(run_id)
-    now = int(time.time() * 1000)
-    batch = [Metric(key, float(value), now, step) for key, value in metrics.items()]
+    at = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
+    batch = [Metric(key, float(value), at, step) for key, value in metrics.items()]
     client.log_batch(run_id, metrics=batch)
     return str(run_id)

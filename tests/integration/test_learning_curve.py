@@ -145,6 +145,12 @@ def test_snapshot_runs_of_a_lineage_draw_one_continuous_curve_in_event_time(
                                    f"tags.`coelho.lineage` = '{lineage}'")  # fmt: skip
     assert sorted(r.info.run_id for r in holders) == sorted(r.info.run_id for r in runs)
 
+    # The history run: one point per version, at the same steps and event times.
+    (history,) = registry.search_runs([runs[0].info.experiment_id],
+                                      f"tags.`{HISTORY_TAG}` = 'true'")  # fmt: skip
+    points = registry.get_metric_history(history.info.run_id, "ROCAUC")
+    assert [(m.step, m.timestamp) for m in points] == [(n, times[n]) for n in (110, 270, 300)]
+
     reports = _reports(registry, runs[1].info.run_id, tmp_path)
     assert set(reports) == {"confusion_matrix.json", "classification_report.json",
                             "kafka_offsets.json"}  # fmt: skip

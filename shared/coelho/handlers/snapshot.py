@@ -218,7 +218,7 @@ class SnapshotService:
         champion = info if promoted else registry.champion(domain)
         if champion is not None:
             self.client.hset(keys.snapshot, "champion_metrics", json.dumps(champion.metrics))
-        pruned = self._retain(registry, domain, info)
+        pruned = self._retain(registry, domain, info, checkpoint.event_time_ms)
         log.info("snapshot %s: state v%d -> %s v%d (%s)", domain, checkpoint.version,
                  info.version, info.version, reason)  # fmt: skip
         return {"status": "registered", "version": info.version, "run_id": info.run_id,
@@ -238,12 +238,12 @@ class SnapshotService:
                                    self.settings.snapshot_min_seconds)  # fmt: skip
         return None if due else {"status": "not-due", "version": version, "reason": reason}
 
-    def _retain(self, registry: Any, domain: str, info: Any) -> list[int]:
+    def _retain(self, registry: Any, domain: str, info: Any, at_ms: int | None) -> list[int]:
         """History run + retention after a registration; a failure here fails no snapshot."""
         from coelho.retention import log_history, prune
 
         try:
-            log_history(registry, domain, info.metrics, info.events_learned)
+            log_history(registry, domain, info.metrics, info.events_learned, at_ms)
             return prune(registry, domain, self.settings.registry_keep,
                          self.settings.registry_keep_held)  # fmt: skip
         except Exception:  # noqa: BLE001 - the next registration retries the pruning
