@@ -2,7 +2,8 @@
 
 A real writer learns a TFD stream with a synthetic clock (event time far from the wall clock)
 and records curve points; real snapshot passes register it, skip one as not due, fail one
-half-way and retry it, and a late pass's bookkeeping is refused. Read back from MLflow, the
+half-way and retry it, a late pass's bookkeeping is refused, and ``coelho reset`` to the first
+version starts another lineage that continues its curve. Read back from MLflow, the
 lineage's snapshot runs hold one metric history: strictly increasing steps, from the first
 event, at most ``EVERY`` events apart (also across runs), each run ending at exactly its
 events learned, every timestamp the event time of the event that made it; and JSON reports
@@ -115,17 +116,26 @@ def test_snapshot_runs_of_a_lineage_draw_one_continuous_curve_in_event_time(
         learn_through(redis_client, log, tfd_stream, 300)
         third = service.snapshot("tfd", force=True)
         assert (third["status"], third["events_learned"]) == ("registered", 300), third
+        # A pass that read the base before v2 and finished last (past the lock) moves nothing.
+        assert not advance(redis_client, "tfd", late.base, 270, {}, "late", 2)
+        assert pending(redis_client, "tfd", 300).base.events_learned == 300
+
+        # coelho reset to v1: a new lineage, its curve from v1's events on (the log replayed).
+        installed = _reset_to_version_1(redis_client)
+        deadline = time.monotonic() + 60
+        while _checkpoint(redis_client) < (300, installed + 1):
+            assert time.monotonic() < deadline, "the log after v1 was not replayed"
+            time.sleep(0.05)
+        fourth = service.snapshot("tfd")  # a reset lineage is registered at once
+        assert (fourth["status"], fourth["events_learned"]) == ("registered", 300), fourth
     finally:
         writer.stop()
-    # A pass that read the base before v2 and finished last (past the lock) moves nothing.
-    assert not advance(redis_client, "tfd", late.base, 270, {}, "late", 2)
-    assert pending(redis_client, "tfd", 300).base.events_learned == 300
 
     runs = [registry.get_run(registry.get_model_version("tfd-river", str(v)).run_id)
-            for v in (1, 2, 3)]  # fmt: skip
+            for v in (1, 2, 3, 4)]  # fmt: skip
     times = {n + 1: event_time_ms("tfd", e) for n, e in enumerate(tfd_stream)}
     previous_end = 0
-    for run, end in zip(runs, (110, 270, 300), strict=True):
+    for run, end in zip(runs[:3], (110, 270, 300), strict=True):
         history = registry.get_metric_history(run.info.run_id, "ROCAUC")
         steps = [m.step for m in history]
         assert steps == sorted(set(steps)), f"steps not strictly increasing: {steps}"
@@ -139,16 +149,27 @@ def test_snapshot_runs_of_a_lineage_draw_one_continuous_curve_in_event_time(
     assert registry.get_metric_history(runs[0].info.run_id, "ROCAUC")[0].step == 1
     assert runs[2].data.tags["coelho.previous_run"] == runs[1].info.run_id
     lineage = runs[0].data.tags["coelho.lineage"]
-    assert all(r.data.tags["coelho.lineage"] == lineage for r in runs)
+    assert all(r.data.tags["coelho.lineage"] == lineage for r in runs[:3])
+    # After the reset: another lineage, continuing v1's curve (110) up to its own 300 events.
+    assert runs[3].data.tags["coelho.lineage"] not in ("", lineage)
+    assert runs[3].data.tags["coelho.curve_from"] == "110"
+    history = registry.get_metric_history(runs[3].info.run_id, "ROCAUC")
+    steps = [m.step for m in history]
+    gaps = [b - a for a, b in zip([110, *steps], steps, strict=False)]
+    assert steps[-1] == 300 and 0 < min(gaps) and max(gaps) <= EVERY, steps
+    assert [m.timestamp for m in history] == [times[s] for s in steps]
+    assert _reports(registry, runs[3].info.run_id, tmp_path)["kafka_offsets.json"][
+        "previous_version"] == 1  # fmt: skip
     # The failed attempt's run is gone: no live run of the lineage holds a step twice.
     holders = registry.search_runs([runs[0].info.experiment_id],
                                    f"tags.`coelho.lineage` = '{lineage}'")  # fmt: skip
-    assert sorted(r.info.run_id for r in holders) == sorted(r.info.run_id for r in runs)
+    assert sorted(r.info.run_id for r in holders) == sorted(r.info.run_id for r in runs[:3])
 
     # The history run: one point per version, at the same steps and event times.
     (history,) = registry.search_runs([runs[0].info.experiment_id],
                                       f"tags.`{HISTORY_TAG}` = 'true'")  # fmt: skip
     points = registry.get_metric_history(history.info.run_id, "ROCAUC")
+    # (v4 relearned v3's events in the same order: the same point, which MLflow stores once.)
     assert [(m.step, m.timestamp) for m in points] == [(n, times[n]) for n in (110, 270, 300)]
 
     reports = _reports(registry, runs[1].info.run_id, tmp_path)
@@ -214,6 +235,27 @@ def test_curve_points_are_fenced_resumed_and_thinned(redis_client: redis.Redis) 
     after = pending(redis_client, "eta", 1000)
     assert after.points == [] and after.base.lineage != lineage
     assert (after.base.events_learned, after.base.version) == (20, "4")
+
+
+def _reset_to_version_1(client: redis.Redis) -> int:
+    """``coelho reset tfd --to 1`` (the log path); the state version it installed."""
+    from coelho.registry import shared, version_info
+    from coelho.reset import reset
+    from coelho.serving import Selector
+
+    registry = shared()
+    found = registry.resolve("tfd", Selector("version", 1))
+    key = TEST_STATE_KEY.encode()
+    done = reset(client, "tfd", registry.load(found, key), 1, version_info(found).position, key,
+                 log_retention=100_000)  # fmt: skip
+    assert done.replay == "log", done
+    return done.state_version
+
+
+def _checkpoint(client: redis.Redis) -> tuple[int, int]:
+    """(events learned, state version) of the current checkpoint."""
+    learned, version = client.hmget(Keys("tfd").checkpoint, ["events_learned", "version"])
+    return int(learned or 0), int(version or 0)
 
 
 def _reports(registry: Any, run_id: str, tmp_path: Path) -> dict[str, Any]:
