@@ -15,7 +15,6 @@ from __future__ import annotations
 import itertools
 import json
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -55,19 +54,6 @@ def learn_through(client: redis.Redis, log: EventLog, stream: list[Any], n: int)
     while int(client.hget(Keys("tfd").checkpoint, "events_learned") or 0) != n:
         assert time.monotonic() < deadline, f"no checkpoint at {n} events"
         time.sleep(0.05)
-
-
-@pytest.fixture(autouse=True)
-def own_history_runs(registry: Any) -> Iterator[None]:
-    """The domains' history runs (coelho.retention) outlive registered models: the points
-    these tests add would show in other modules' history checks, so they go afterwards."""
-    yield
-    for key in ("tfd", "ecci"):
-        experiment = registry.get_experiment_by_name(get(key).title)
-        if experiment is not None:
-            for run in registry.search_runs([experiment.experiment_id],
-                                            f"tags.`{HISTORY_TAG}` = 'true'"):  # fmt: skip
-                registry.delete_run(run.info.run_id)
 
 
 @pytest.fixture
