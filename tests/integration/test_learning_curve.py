@@ -250,3 +250,45 @@ def _reports(registry: Any, run_id: str, tmp_path: Path) -> dict[str, Any]:
     where = mlflow.artifacts.download_artifacts(run_id=run_id, artifact_path="reports",
                                                 dst_path=str(tmp_path / run_id))  # fmt: skip
     return {p.name: json.loads(p.read_text()) for p in Path(where).glob("*.json")}
+
+
+def test_a_writer_taking_over_records_the_points_after_the_checkpoint_once(
+    redis_client: redis.Redis, redis_url: str, tfd_stream: list[Any]
+) -> None:
+    """Writer A checkpoints at 40 events, records a point at 50, learns to 60 and dies (no
+    stop, its lease expires). Writer B resumes at 40, drops A's point at 50 and records its
+    own: one point per step, as B's replay made it."""
+    config = settings(redis_url, checkpoint_every=40, checkpoint_seconds=1000)
+    log = EventLog(redis_client, "tfd", 60)
+    first = DomainWriter(redis.Redis.from_url(redis_url), "tfd", config)
+    first.start()
+    learn_through(redis_client, log, tfd_stream, 40)
+    topic = get("tfd").topic
+    for offset in range(40, 60):
+        log.append(SOURCE, f"partition:0/offset:{offset}", tfd_stream[offset], (topic, 0, offset))
+    deadline = time.monotonic() + 30
+    while redis_client.zcard(Keys("tfd").curve) < 3:  # points 1, 25 and 50 flushed
+        assert time.monotonic() < deadline, "the writer recorded no point at 50"
+        time.sleep(0.05)
+    first._stop.set()  # dies: no checkpoint at 60, the lease left to expire
+    assert first._thread is not None
+    first._thread.join(5)
+    recorded = redis_client.zrange(Keys("tfd").curve, 0, -1, withscores=True)
+    assert [score for _, score in recorded] == [1, 25, 50]
+    # A point after the checkpoint that the replay will not reproduce byte for byte (as with
+    # an event without a timestamp: the wall clock then): only the new writer's may remain.
+    member, _ = recorded[-1]
+    redis_client.zrem(Keys("tfd").curve, member)
+    redis_client.zadd(Keys("tfd").curve, {member.replace(b'"t":', b'"t":1'): 50})
+    redis_client.delete(Keys("tfd").lease)  # as its expiry would, sooner
+    redis_client.delete(Keys("tfd").stats)  # what the second writer publishes, from now on
+    second = DomainWriter(redis.Redis.from_url(redis_url), "tfd", config)
+    second.start()
+    try:
+        deadline = time.monotonic() + 30
+        while int(redis_client.hget(Keys("tfd").stats, "events_learned") or 0) < 60:
+            assert time.monotonic() < deadline, "the second writer did not catch up"
+            time.sleep(0.05)
+    finally:
+        second.stop()
+    assert redis_client.zrange(Keys("tfd").curve, 0, -1, withscores=True) == recorded
