@@ -95,6 +95,11 @@ class VersionInfo:
         return self.health == OK
 
     @property
+    def lineage(self) -> str:
+        """The learning-curve lineage of its run (coelho.state.curve); "" before it existed."""
+        return self.tags.get(f"{TAG}lineage", "")
+
+    @property
     def position(self) -> str | None:
         """The domain log position the state covers (versions registered before it: None)."""
         return self.tags.get(f"{TAG}position")
@@ -233,7 +238,8 @@ class Registry:
                     code_paths=[_stage_code(Path(tmp))],
                     pip_requirements=_requirements(),
                 )
-            version_tags = {**tags, f"{TAG}metrics": json.dumps(metrics, sort_keys=True)}
+            version_tags = {**tags, **content.tags,
+                            f"{TAG}metrics": json.dumps(metrics, sort_keys=True)}  # fmt: skip
             mv = mlflow.register_model(info.model_uri, registered_name(domain), tags=version_tags)
         except Exception:
             if run_id and mv is None:  # the retry logs this curve again: no run holds it twice

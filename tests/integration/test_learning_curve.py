@@ -2,12 +2,12 @@
 
 A real writer learns a TFD stream with a synthetic clock (event time far from the wall clock)
 and records curve points; real snapshot passes register it, skip one as not due, fail one
-half-way and retry it, a late pass's bookkeeping is refused, and ``coelho reset`` to the first
-version starts another lineage that continues its curve. Read back from MLflow, the
-lineage's snapshot runs hold one metric history: strictly increasing steps, from the first
-event, at most ``EVERY`` events apart (also across runs), each run ending at exactly its
-events learned, every timestamp the event time of the event that made it; and JSON reports
-that parse.
+half-way and retry it, one dies right after registering (the next catches up), a late pass's
+bookkeeping is refused, and ``coelho reset`` to the first version starts another lineage that
+continues its curve. Read back from MLflow, the lineage's snapshot runs hold one metric
+history: strictly increasing steps, from the first event, at most ``EVERY`` events apart (also
+across runs), each run ending at exactly its events learned, every timestamp the event time of
+the event that made it; and JSON reports that parse.
 """
 
 from __future__ import annotations
@@ -27,7 +27,15 @@ from coelho.handlers.snapshot import SnapshotService
 from coelho.retention import HISTORY_TAG
 from coelho.settings import Settings
 from coelho.state import DomainWriter, EventLog, Keys
-from coelho.state.curve import CurveRecorder, Point, advance, event_time_ms, pending, rebase
+from coelho.state.curve import (
+    CurveRecorder,
+    Pending,
+    Point,
+    advance,
+    event_time_ms,
+    pending,
+    rebase,
+)
 from tests.conftest import TEST_STATE_KEY
 from tests.integration.conftest import Checkpoints, trained
 
@@ -99,6 +107,8 @@ def test_snapshot_runs_of_a_lineage_draw_one_continuous_curve_in_event_time(
         assert failed["status"] == "failed" and "injected" in failed["error"], failed
         second = service.snapshot("tfd")  # the retry: the same points, logged once
         assert (second["status"], second["events_learned"]) == ("registered", 270), second
+        # As if that pass died right after registering v2: the base and the points are back.
+        _undo_advance(redis_client, late)
         learn_through(redis_client, log, tfd_stream, 300)
         third = service.snapshot("tfd", force=True)
         assert (third["status"], third["events_learned"]) == ("registered", 300), third
@@ -221,6 +231,21 @@ def test_curve_points_are_fenced_resumed_and_thinned(redis_client: redis.Redis) 
     after = pending(redis_client, "eta", 1000)
     assert after.points == [] and after.base.lineage != lineage
     assert (after.base.events_learned, after.base.version) == (20, "4")
+
+
+def _undo_advance(client: redis.Redis, before: Pending) -> None:
+    keys, base = Keys("tfd"), before.base
+    client.hset(
+        keys.curve_base,
+        mapping={
+            "lineage": base.lineage,
+            "events_learned": base.events_learned,
+            "offsets": json.dumps(base.offsets),
+            "run_id": base.run_id,
+            "version": base.version,
+        },
+    )
+    client.zadd(keys.curve, {p.encode(): p.events_learned for p in before.points})
 
 
 def _reset_to_version_1(client: redis.Redis) -> int:

@@ -189,11 +189,8 @@ class SnapshotService:
         newest = next(iter(registry.versions(domain)), None)
         # After ``coelho reset`` the count can match while the state differs (a new lineage).
         if newest is not None and newest.events_learned == events_learned and not reset:
-            # Same state under a new version number (e.g. restored after Redis lost it), or a
-            # registration whose curve bookkeeping failed: its points are in its run.
-            base = curve.pending(self.client, domain, events_learned).base
-            curve.advance(self.client, domain, base, events_learned, newest.offsets,
-                          newest.run_id, newest.version)  # fmt: skip
+            # Same state under a new version number (e.g. restored after Redis lost it).
+            self._waiting(domain, events_learned, newest)
             self._mark(keys, state_version, newest)
             return {"status": "unchanged", "state_version": state_version,
                     "version": newest.version}  # fmt: skip
@@ -206,13 +203,14 @@ class SnapshotService:
         if checkpoint is None:
             return {"status": "no-state"}
         model = checkpoint.model
-        waiting = curve.pending(self.client, domain, model.events_learned)
+        waiting = self._waiting(domain, model.events_learned, newest)
         info = registry.publish(domain, model, checkpoint.version, checkpoint.saved_at,
                                 self.settings.state_key, checkpoint.position, waiting,
                                 checkpoint.event_time_ms)  # fmt: skip
+        promoted, reason = registry.consider(domain, info)
+        # The points are in the registered run now (if this fails, the next pass catches up).
         curve.advance(self.client, domain, waiting.base, model.events_learned, model.offsets,
                       info.run_id, info.version)  # fmt: skip
-        promoted, reason = registry.consider(domain, info)
         self._mark(keys, checkpoint.version, info)
         self.client.hdel(keys.snapshot, "reset")
         champion = info if promoted else registry.champion(domain)
@@ -225,6 +223,21 @@ class SnapshotService:
                 "state_version": checkpoint.version, "events_learned": info.events_learned,
                 "health": info.health, "promoted": promoted, "reason": reason,
                 "pruned": pruned}  # fmt: skip
+
+    def _waiting(self, domain: str, through: int, newest: Any) -> Any:
+        """The learning curve to log up to ``through`` (coelho.state.curve), after catching
+        up with the newest version when it is of the same lineage and past the base: registered,
+        but the pass failed before moving the base (its points are in its run already)."""
+        from coelho.state import curve
+
+        waiting = curve.pending(self.client, domain, through)
+        base = waiting.base
+        if (newest is not None and base.lineage and newest.lineage == base.lineage
+                and base.events_learned < newest.events_learned <= through):  # fmt: skip
+            curve.advance(self.client, domain, base, newest.events_learned, newest.offsets,
+                          newest.run_id, newest.version)  # fmt: skip
+            waiting = curve.pending(self.client, domain, through)
+        return waiting
 
     def _not_due(
         self, newest: tuple[int, int, float], events_learned: int
