@@ -12,19 +12,20 @@ runs is one continuous learning curve. The points wait in Redis between snapshot
   the checkpoint it registers (exactly its events learned, at the checkpoint's event time).
 - **Base** (``coelho:<d>:curve:base``): where the waiting points start: a lineage id, the
   events learned, Kafka offsets and run of the snapshot (or restored version) before them.
-  A snapshot logs exactly the points in (base, its checkpoint], then moves the base and drops
-  those points in one transaction, only if the lineage is still the one it read. Hence:
-  a snapshot skipped as not due leaves the points waiting; a failed one is retried with the
-  same points; a second pass racing past the snapshot lock finds a new base and an empty range.
+  A snapshot logs exactly the points in (base, its checkpoint], then, once registered, moves
+  the base and drops those points in one script, only if the lineage is still the one it read
+  and the base is behind. Hence: a snapshot skipped as not due leaves the points waiting; a
+  failed one is retried with the same points; one that died after registering is caught up
+  by the next (``coelho.handlers.snapshot``, by the version's lineage tag); the snapshot lock
+  keeps two passes from logging the same points, and a late one cannot move the base back.
 - **Lineages**: a writer taking the lease drops the points after its checkpoint (it learns
   them again, identically); one starting without a checkpoint (from the registry, or from
   scratch) and ``coelho reset`` start a new lineage: a fresh id, no waiting points, base =
   the installed state.
 - **Bound**: at most ``COELHO_CURVE_MAX_POINTS`` wait (0.4 kB each for TFD's 17 metrics,
-  measured). Beyond that, every
-  other waiting point but the first and the last is dropped: the curve still spans every event
-  learned, at twice the step (snapshots stopped for long, or a stream far faster than the
-  snapshot interval).
+  measured). Beyond that, every other waiting point but the first and the last is dropped: the
+  curve still spans every event learned, at twice the step (snapshots stopped for long, or a
+  stream far faster than the snapshot interval).
 """
 
 from __future__ import annotations
