@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from coelho.domains.reports import no_reports
 from coelho.domains.schema import FieldSpec, leaf_fields, validate
 
 Task = Literal["binary", "regression", "clustering"]
@@ -155,6 +156,9 @@ class Domain:
     # The producer's command-line knobs and per-domain gauges (coelho.producer).
     generator_options: tuple[GeneratorOption, ...] = ()
     producer_gauges: tuple[ProducerGauge, ...] = ()
+    # Readable JSON reports of a model's state each snapshot run carries, ``{name: JSON-able}``
+    # from the domain's ``OnlineModel`` (coelho.domains.reports).
+    reports: Callable[[Any], dict[str, Any]] = no_reports
 
     def __repr__(self) -> str:
         return f"Domain({self.key!r})"
