@@ -19,6 +19,7 @@ A version whose state the guard found unhealthy (``coelho.guard``) is registered
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from collections.abc import Mapping
@@ -35,6 +36,9 @@ from coelho.state.checkpoint import dumps, sign
 
 if TYPE_CHECKING:
     from coelho.serving import Selector, Served
+    from coelho.state.curve import Pending
+
+log = logging.getLogger(__name__)
 
 CHAMPION = "champion"
 TAG = "coelho."
@@ -89,6 +93,11 @@ class VersionInfo:
     @property
     def healthy(self) -> bool:
         return self.health == OK
+
+    @property
+    def lineage(self) -> str:
+        """The learning-curve lineage of its run (coelho.state.curve); "" before it existed."""
+        return self.tags.get(f"{TAG}lineage", "")
 
     @property
     def position(self) -> str | None:
@@ -175,9 +184,12 @@ class Registry:
 
     # -- writing ---------------------------------------------------------------------------
     def publish(self, domain: str, model: Any, state_version: int, saved_at: float,
-                key: bytes, position: str | None = None) -> VersionInfo:  # fmt: skip
-        """Log a run with the model and register it as the domain's next version."""
+                key: bytes, position: str | None = None, curve: Pending | None = None,
+                event_time_ms: int | None = None) -> VersionInfo:  # fmt: skip
+        """Log a run with the model, its learning curve since ``curve``'s base and its reports
+        (``coelho.snapshot_content``), and register it as the domain's next version."""
         from coelho.pyfunc import HMAC_ARTIFACT, STATE_ARTIFACT, RiverModel
+        from coelho.snapshot_content import build
 
         mlflow = self.mlflow
         spec = get(domain)
@@ -191,7 +203,8 @@ class Registry:
         tags[f"{TAG}health"] = OK if state == OK else f"{state}: {reason}"[:4000]
         if position is not None:
             tags[f"{TAG}position"] = position
-        run_tags = dict(tags)
+        content = build(domain, model, curve, event_time_ms, saved_at)
+        run_tags = {**tags, **content.tags}
         for topic, parts in offsets.items():
             for partition, offset in parts.items():
                 run_tags[f"kafka.offset.{topic}.{partition}"] = str(offset)
@@ -199,33 +212,50 @@ class Registry:
         hyper = spec.model(model.model_name).params
         params = {"model": model.model_name, "pipeline": str(model.pipeline)[:6000],
                   **{name: str(value)[:6000] for name, value in hyper.items()}}  # fmt: skip
-        with (
-            tempfile.TemporaryDirectory() as tmp,
-            mlflow.start_run(
-                experiment_id=experiment.experiment_id, run_name=f"{domain}-state-v{state_version}"
-            ),  # fmt: skip
-        ):
-            mlflow.log_params(params)
-            mlflow.log_metrics(metrics, step=model.events_learned)
-            mlflow.set_tags(run_tags)
-            blob = dumps(model)
-            (Path(tmp) / "state.pkl").write_bytes(blob)
-            (Path(tmp) / "state.hmac").write_text(sign(blob, key))
-            info = mlflow.pyfunc.log_model(
-                name="model",
-                python_model=RiverModel(),
-                artifacts={
-                    STATE_ARTIFACT: str(Path(tmp) / "state.pkl"),
-                    HMAC_ARTIFACT: str(Path(tmp) / "state.hmac"),
-                },  # fmt: skip
-                code_paths=[_stage_code(Path(tmp))],
-                pip_requirements=_requirements(),
-            )
-        version_tags = {**tags, f"{TAG}metrics": json.dumps(metrics, sort_keys=True)}
-        mv = mlflow.register_model(info.model_uri, registered_name(domain), tags=version_tags)
+        run_id, mv = "", None
+        try:
+            with (
+                tempfile.TemporaryDirectory() as tmp,
+                mlflow.start_run(experiment_id=experiment.experiment_id,
+                                 run_name=f"{domain}-state-v{state_version}") as run,
+            ):  # fmt: skip
+                run_id = run.info.run_id
+                mlflow.log_params(params)
+                self.client.log_batch(run_id, metrics=content.metrics())
+                mlflow.set_tags(run_tags)
+                for path, document in content.documents.items():
+                    mlflow.log_dict(document, path)
+                blob = dumps(model)
+                (Path(tmp) / "state.pkl").write_bytes(blob)
+                (Path(tmp) / "state.hmac").write_text(sign(blob, key))
+                info = mlflow.pyfunc.log_model(
+                    name="model",
+                    python_model=RiverModel(),
+                    artifacts={
+                        STATE_ARTIFACT: str(Path(tmp) / "state.pkl"),
+                        HMAC_ARTIFACT: str(Path(tmp) / "state.hmac"),
+                    },  # fmt: skip
+                    code_paths=[_stage_code(Path(tmp))],
+                    pip_requirements=_requirements(),
+                )
+            version_tags = {**tags, **content.tags,
+                            f"{TAG}metrics": json.dumps(metrics, sort_keys=True)}  # fmt: skip
+            mv = mlflow.register_model(info.model_uri, registered_name(domain), tags=version_tags)
+        except Exception:
+            if run_id and mv is None:  # the retry logs this curve again: no run holds it twice
+                self._discard(run_id)
+            raise
         if int(mv.version) == 1:
             self.client.update_registered_model(mv.name, spec.summary or spec.title)
         return _info(self.client.get_model_version(mv.name, mv.version))
+
+    def _discard(self, run_id: str) -> None:
+        from mlflow.exceptions import MlflowException
+
+        try:
+            self.client.delete_run(run_id)
+        except (MlflowException, OSError):
+            log.warning("run %s of a failed snapshot not deleted: it stays, failed", run_id)
 
     def promote(self, domain: str, version: int, reason: str) -> None:
         name = registered_name(domain)

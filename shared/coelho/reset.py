@@ -53,6 +53,7 @@ from coelho.domains import get
 from coelho.errors import Refused
 from coelho.recovery import request_replay
 from coelho.state.checkpoint import CheckpointStore
+from coelho.state.curve import rebase
 from coelho.state.keys import Keys
 from coelho.state.positions import seed_floors
 
@@ -137,6 +138,10 @@ def reset(
             last = client.xrevrange(keys.log, count=1)
             end = last[0][0] if last else client.hget(keys.checkpoint, "position") or b"0-0"
             at = end.decode() if isinstance(end, bytes) else str(end)
+        # A new lineage of the learning curve from the version (coelho.state.curve); first, so
+        # no point of the abandoned lineage can ever be logged as the new one's.
+        if not rebase(client, domain, token, model, version=str(version)):
+            raise Refused(f"{domain}: the lease was taken while resetting; nothing was changed")
         state_version = store.save(model, at, model.events_learned, token)
         if state_version is None:
             raise Refused(f"{domain}: the lease was taken while resetting; nothing was changed")

@@ -24,7 +24,9 @@ domain per day, each with its pickled state (megabytes for a forest). So:
    on the cluster), which is the only place with the backend store.
 4. **History** (``log_history``): each registered snapshot's metrics also go to one run per
    domain, ``<domain>-history`` (tag ``coelho.history``), step = events learned. It is never
-   pruned, so the metric history stays readable after the snapshot runs are gone.
+   pruned, so the metric history stays readable after the snapshot runs are gone. The
+   snapshot runs hold the fine learning curve (``coelho.state.curve``) and go with their
+   version; the history run keeps one point per version ever registered, of every lineage.
 """
 
 from __future__ import annotations
@@ -142,8 +144,17 @@ def delete_version(registry: Any, name: str, version: int) -> None:
                         name, version, location, exc)  # fmt: skip
 
 
-def log_history(registry: Any, domain: str, metrics: Mapping[str, float], step: int) -> str:
-    """Append a snapshot's metrics to the domain's history run (made once); its run id."""
+def log_history(
+    registry: Any,
+    domain: str,
+    metrics: Mapping[str, float],
+    step: int,
+    timestamp_ms: int | None = None,
+) -> str:
+    """Append a snapshot's metrics to the domain's history run (made once); its run id.
+
+    ``timestamp_ms``: the time of the last event the snapshot learned, as its run's curve has.
+    """
     from mlflow.entities import Metric
 
     client = registry.client
@@ -158,7 +169,7 @@ def log_history(registry: Any, domain: str, metrics: Mapping[str, float], step: 
                                 tags={HISTORY_TAG: "true", "coelho.domain": domain})  # fmt: skip
         run_id = run.info.run_id
         client.set_terminated(run_id)
-    now = int(time.time() * 1000)
-    batch = [Metric(key, float(value), now, step) for key, value in metrics.items()]
+    at = timestamp_ms if timestamp_ms is not None else int(time.time() * 1000)
+    batch = [Metric(key, float(value), at, step) for key, value in metrics.items()]
     client.log_batch(run_id, metrics=batch)
     return str(run_id)

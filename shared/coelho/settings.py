@@ -35,6 +35,10 @@ class Settings:
     snapshot_min_seconds: float = 600.0
     registry_keep: int = 10
     registry_keep_held: int = 10
+    # The learning curve snapshot runs carry (coelho.state.curve): a point every this many
+    # events learned, and at most this many points waiting in Redis for a snapshot.
+    curve_every: int = 100
+    curve_max_points: int = 2000
     predict_live: str = "auto"
     predict_follow_max_us: float = 250.0
 
@@ -53,6 +57,8 @@ class Settings:
             snapshot_min_seconds=float(_env("COELHO_SNAPSHOT_MIN_SECONDS", "600")),
             registry_keep=int(_env("COELHO_REGISTRY_KEEP", "10")),
             registry_keep_held=int(_env("COELHO_REGISTRY_KEEP_HELD", "10")),
+            curve_every=int(_env("COELHO_CURVE_EVERY", "100")),
+            curve_max_points=int(_env("COELHO_CURVE_MAX_POINTS", "2000")),
             predict_live=_env("COELHO_PREDICT_LIVE", "auto"),
             predict_follow_max_us=float(_env("COELHO_PREDICT_FOLLOW_MAX_US", "250")),
         )

@@ -3,7 +3,7 @@
 - ``mlflow_server`` (session): MLflow with a SQLite store and artifacts proxied to the S3
   bucket ``mlflow-artifacts`` of ``s3_server`` -> its URL.
 - ``registry``: an ``MlflowClient`` on that server with no registered ``<domain>-river``
-  models left from earlier tests.
+  models and no ``<domain>-history`` runs (``coelho.retention``) left from earlier tests.
 - ``spawn_function``: factory ``(name, env=None, ready="/health/liveness") -> base URL``, like
   ``serve_function`` but for functions that are not ready yet on purpose (predict without a
   model).
@@ -51,12 +51,21 @@ def registry(mlflow_server: str) -> Iterator[Any]:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    from coelho.domains import get
+    from coelho.retention import HISTORY_TAG
+
     client = MlflowClient(tracking_uri=mlflow_server, registry_uri=mlflow_server)
     for domain in DOMAINS:
         try:
             client.delete_registered_model(f"{domain}-river")
         except MlflowException:
             pass
+        # History runs outlive registered models; a test reading one must see only its own.
+        experiment = client.get_experiment_by_name(get(domain).title)
+        if experiment is not None:
+            for run in client.search_runs([experiment.experiment_id],
+                                          f"tags.`{HISTORY_TAG}` = 'true'"):  # fmt: skip
+                client.delete_run(run.info.run_id)
     previous = os.environ.get("MLFLOW_TRACKING_URI")
     os.environ["MLFLOW_TRACKING_URI"] = mlflow_server
     try:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from coelho.domains.reports import no_reports
 from coelho.domains.schema import FieldSpec, leaf_fields, validate
 
 Task = Literal["binary", "regression", "clustering"]
@@ -181,6 +182,9 @@ class Domain:
     # The producer's command-line knobs and per-domain gauges (coelho.producer).
     generator_options: tuple[GeneratorOption, ...] = ()
     producer_gauges: tuple[ProducerGauge, ...] = ()
+    # Readable JSON reports of a model's state each snapshot run carries, ``{name: JSON-able}``
+    # from the domain's ``OnlineModel`` (coelho.domains.reports).
+    reports: Callable[[Any], dict[str, Any]] = no_reports
     # Values the model reports beside its River metrics (MetricSpec with build=None), the
     # names of the target's classes (binary: negative, positive), the point field the event
     # happened at (mapped per cluster) and the form's derived fields (``derive``: a partial

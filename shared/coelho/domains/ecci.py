@@ -25,6 +25,7 @@ from coelho.domains.base import (
     SeededGenerator,
 )
 from coelho.domains.common import BROWSERS, LAT_RANGE, LON_RANGE, OPERATING_SYSTEMS
+from coelho.domains.reports import cluster_reports
 from coelho.domains.schema import FieldSpec, point
 
 EVENT_TYPES = ("page_view", "add_to_cart", "purchase", "search", "leave_review")
@@ -319,6 +320,7 @@ DOMAIN = Domain(
     summary="Customer clustering & analysis",
     table=TABLE,
     sql_templates=SQL_TEMPLATES,
+    reports=cluster_reports(),
     counters=ecci_metrics.COUNTERS,
     location="location",
 )

@@ -26,6 +26,7 @@ from coelho.domains.base import (
     SeededGenerator,
 )
 from coelho.domains.common import BROWSERS, OPERATING_SYSTEMS
+from coelho.domains.reports import confusion_reports
 from coelho.domains.schema import FieldSpec, point
 
 CURRENCIES = ("USD", "EUR", "GBP", "JPY", "CAD", "AUD", "BRL")
@@ -312,6 +313,7 @@ DOMAIN = Domain(
     guard=GuardSpec(
         prediction_range=(0.0, 1.0), metric="RollingROCAUC", max_drop=0.25, metric_after=5_000
     ),  # fmt: skip
+    reports=confusion_reports({0: "legitimate", 1: "fraud"}),
     counters=tfd_metrics.COUNTERS,
     class_names=("legit", "fraud"),
 )

@@ -182,6 +182,7 @@ class SnapshotService:
         reset: bool = False,
     ) -> dict[str, Any]:
         from coelho.registry import shared
+        from coelho.state import curve
         from coelho.state.checkpoint import CheckpointStore
 
         registry = shared()
@@ -189,6 +190,7 @@ class SnapshotService:
         # After ``coelho reset`` the count can match while the state differs (a new lineage).
         if newest is not None and newest.events_learned == events_learned and not reset:
             # Same state under a new version number (e.g. restored after Redis lost it).
+            self._waiting(domain, events_learned, newest)
             self._mark(keys, state_version, newest)
             return {"status": "unchanged", "state_version": state_version,
                     "version": newest.version}  # fmt: skip
@@ -200,21 +202,42 @@ class SnapshotService:
         checkpoint = CheckpointStore(self.client, domain, self.settings.state_key).load()
         if checkpoint is None:
             return {"status": "no-state"}
-        info = registry.publish(domain, checkpoint.model, checkpoint.version, checkpoint.saved_at,
-                                self.settings.state_key, checkpoint.position)  # fmt: skip
+        model = checkpoint.model
+        waiting = self._waiting(domain, model.events_learned, newest)
+        info = registry.publish(domain, model, checkpoint.version, checkpoint.saved_at,
+                                self.settings.state_key, checkpoint.position, waiting,
+                                checkpoint.event_time_ms)  # fmt: skip
         promoted, reason = registry.consider(domain, info)
+        # The points are in the registered run now (if this fails, the next pass catches up).
+        curve.advance(self.client, domain, waiting.base, model.events_learned, model.offsets,
+                      info.run_id, info.version)  # fmt: skip
         self._mark(keys, checkpoint.version, info)
         self.client.hdel(keys.snapshot, "reset")
         champion = info if promoted else registry.champion(domain)
         if champion is not None:
             self.client.hset(keys.snapshot, "champion_metrics", json.dumps(champion.metrics))
-        pruned = self._retain(registry, domain, info)
+        pruned = self._retain(registry, domain, info, checkpoint.event_time_ms)
         log.info("snapshot %s: state v%d -> %s v%d (%s)", domain, checkpoint.version,
                  info.version, info.version, reason)  # fmt: skip
         return {"status": "registered", "version": info.version, "run_id": info.run_id,
                 "state_version": checkpoint.version, "events_learned": info.events_learned,
                 "health": info.health, "promoted": promoted, "reason": reason,
                 "pruned": pruned}  # fmt: skip
+
+    def _waiting(self, domain: str, through: int, newest: Any) -> Any:
+        """The learning curve to log up to ``through`` (coelho.state.curve), after catching
+        up with the newest version when it is of the same lineage and past the base: registered,
+        but the pass failed before moving the base (its points are in its run already)."""
+        from coelho.state import curve
+
+        waiting = curve.pending(self.client, domain, through)
+        base = waiting.base
+        if (newest is not None and base.lineage and newest.lineage == base.lineage
+                and base.events_learned < newest.events_learned <= through):  # fmt: skip
+            curve.advance(self.client, domain, base, newest.events_learned, newest.offsets,
+                          newest.run_id, newest.version)  # fmt: skip
+            waiting = curve.pending(self.client, domain, through)
+        return waiting
 
     def _not_due(
         self, newest: tuple[int, int, float], events_learned: int
@@ -228,12 +251,12 @@ class SnapshotService:
                                    self.settings.snapshot_min_seconds)  # fmt: skip
         return None if due else {"status": "not-due", "version": version, "reason": reason}
 
-    def _retain(self, registry: Any, domain: str, info: Any) -> list[int]:
+    def _retain(self, registry: Any, domain: str, info: Any, at_ms: int | None) -> list[int]:
         """History run + retention after a registration; a failure here fails no snapshot."""
         from coelho.retention import log_history, prune
 
         try:
-            log_history(registry, domain, info.metrics, info.events_learned)
+            log_history(registry, domain, info.metrics, info.events_learned, at_ms)
             return prune(registry, domain, self.settings.registry_keep,
                          self.settings.registry_keep_held)  # fmt: skip
         except Exception:  # noqa: BLE001 - the next registration retries the pruning

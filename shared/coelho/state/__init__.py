@@ -27,6 +27,10 @@ Why not "load blob, learn, save blob" per event: forest pickles reach 15 MB afte
    re-basing on every new one (``coelho.replica``), so a prediction lags the stream by
    milliseconds rather than a checkpoint interval.
 
+5. **Learning curve.** The writer also records a metric point every ``COELHO_CURVE_EVERY``
+   events (fenced, before the checkpoint covering it) for the next snapshot run to log; a new
+   writer drops the points after its checkpoint, a reset starts a new lineage (``curve``).
+
 ``coelho reset`` relies on exactly these properties to put a registered version back: it
 takes the lease (fencing the writer out), saves the version as a new checkpoint at the log
 position it covers, and lets a writer replay the log after it.

@@ -23,10 +23,11 @@ from coelho.errors import StateTampered
 from coelho.state.keys import Keys
 
 # KEYS: lease, checkpoint hash, log, archive hash. ARGV: token, blob, mac, position, events,
-# model, now, retention, guard. Entries are trimmed only when the checkpoint covers them AND
-# they are older than the newest ``retention`` entries (kept for audits, replays and the
-# differential tests) AND, with the guard on, the lakehouse archive has read them (its cursor,
-# ``position`` of the archive hash, is "0-0" until it has archived anything).
+# model, now, retention, guard, event time (unix ms of the last event covered, or "").
+# Entries are trimmed only when the checkpoint covers them AND they are older than the newest
+# ``retention`` entries (kept for audits, replays and the differential tests) AND, with the
+# guard on, the lakehouse archive has read them (its cursor, ``position`` of the archive hash,
+# is "0-0" until it has archived anything).
 _SAVE = """
 local function before(x, y)
   local a, b = string.match(x, '(%d+)-(%d+)')
@@ -38,6 +39,11 @@ local version = redis.call('HINCRBY', KEYS[2], 'version', 1)
 redis.call('HSET', KEYS[2], 'blob', ARGV[2], 'mac', ARGV[3], 'position', ARGV[4],
            'events_learned', ARGV[5], 'model', ARGV[6], 'saved_at', ARGV[7],
            'bytes', string.len(ARGV[2]))
+if ARGV[10] ~= '' then
+  redis.call('HSET', KEYS[2], 'event_time_ms', ARGV[10])
+else
+  redis.call('HDEL', KEYS[2], 'event_time_ms')
+end
 local keep = tonumber(ARGV[8])
 local floor = ARGV[4]
 if ARGV[9] == '1' then
@@ -63,6 +69,9 @@ class Checkpoint:
     version: int
     saved_at: float
     size: int
+    # When the last event it covers happened (its own timestamp, unix ms), when known: the
+    # final point of the learning curve its snapshot logs (coelho.state.curve).
+    event_time_ms: int | None = None
 
 
 # Unpickling imports River modules on first use; two threads doing it at once in a fresh
@@ -136,15 +145,23 @@ class CheckpointStore:
             version=int(fields[b"version"]),
             saved_at=float(fields[b"saved_at"]),
             size=len(blob),
+            event_time_ms=int(fields[b"event_time_ms"]) if b"event_time_ms" in fields else None,
         )
 
-    def save(self, model: Any, position: str, events_learned: int, token: str) -> int | None:
+    def save(
+        self,
+        model: Any,
+        position: str,
+        events_learned: int,
+        token: str,
+        event_time_ms: int | None = None,
+    ) -> int | None:
         """Store ``model`` as covering the log up to ``position``; None if the lease was lost."""
         blob = dumps(model)
         version = self._save(
             keys=[self.keys.lease, self.keys.checkpoint, self.keys.log, self.keys.archive],
             args=[token, blob, sign(blob, self.key), position, events_learned,
                   getattr(model, "model_name", ""), time.time(), self.log_retention,
-                  int(self.archive_guard)],
+                  int(self.archive_guard), "" if event_time_ms is None else event_time_ms],
         )  # fmt: skip
         return None if int(version) < 0 else int(version)

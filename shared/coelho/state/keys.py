@@ -78,6 +78,18 @@ class Keys:
         return self._k("snapshot")
 
     @property
+    def curve(self) -> str:
+        """Sorted set of learning-curve points not yet in a snapshot run, score = events
+        learned (coelho.state.curve)."""
+        return self._k("curve")
+
+    @property
+    def curve_base(self) -> str:
+        """Hash: where the waiting curve starts (the lineage id, events learned, offsets and
+        run of the snapshot or restored version before it; coelho.state.curve)."""
+        return self._k("curve:base")
+
+    @property
     def snapshot_lock(self) -> str:
         """Held (with a TTL) by the snapshot function while it registers this domain."""
         return self._k("snapshot:lock")

@@ -22,6 +22,7 @@ from coelho.errors import StateTampered
 from coelho.learning import OnlineModel
 from coelho.settings import Settings
 from coelho.state.checkpoint import CheckpointStore
+from coelho.state.curve import CurveRecorder, Point, event_time_ms
 from coelho.state.keys import DEAD_LETTERS, Keys
 from coelho.state.log import EventLog, LogEntry
 from coelho.state.positions import seed_floors
@@ -84,6 +85,10 @@ class DomainWriter:
         self._renew = client.register_script(_RENEW)
         self._release = client.register_script(_RELEASE)
         self._publish = client.register_script(_PUBLISH)
+        self.curve = CurveRecorder(client, domain, settings.curve_every, settings.curve_max_points)
+        # The time of the last event applied (the curve's clock), parsed only when needed.
+        self._event_time_ms: int | None = None
+        self._last_event: dict[str, Any] | None = None
         self.token = secrets.token_hex(16)
         self.model: OnlineModel | None = None
         self.position = "0-0"
@@ -161,10 +166,17 @@ class DomainWriter:
             restored = self._recover()
             self.model = restored or OnlineModel.create(self.domain, self.model_name)
             self.position, self.version = "0-0", 0
+            self._event_time_ms, self._last_event = None, None
+            rebased = self.curve.start_lineage(self.token, self.model)
         else:
             self.model = checkpoint.model
             self.position, self.version = checkpoint.position, checkpoint.version
+            self._event_time_ms, self._last_event = checkpoint.event_time_ms, None
             telemetry.CHECKPOINT_BYTES.labels(self.domain).set(checkpoint.size)
+            rebased = self.curve.resume(self.token, self.model)
+        if not rebased:  # the lease went meanwhile (a slow restore): another writer has it
+            self._drop()
+            return
         self.error = None
         self._since_checkpoint = 0
         self._last_checkpoint = time.monotonic()
@@ -234,6 +246,7 @@ class DomainWriter:
 
     def _apply(self, entry: LogEntry) -> None:
         assert self.model is not None
+        learned = self.model.events_learned
         try:
             self.model.learn(entry.event, entry.position)
             telemetry.EVENTS_LEARNED.labels(self.domain).inc()
@@ -251,12 +264,36 @@ class DomainWriter:
         self.position = entry.entry_id
         self._since_checkpoint += 1
         self._dirty = True
+        if self.model.events_learned != learned:
+            self._note_curve(entry)
+
+    def _note_curve(self, entry: LogEntry) -> None:
+        """Buffer a learning-curve point when one is due (coelho.state.curve)."""
+        assert self.model is not None
+        self._last_event = entry.event
+        n = self.model.events_learned
+        if self.curve.due(n):
+            at = self._event_time() or int(time.time() * 1000)
+            self.curve.add(Point(n, at, self.model.metric_values()))
+
+    def _event_time(self) -> int | None:
+        """The last applied event's own time (unix ms), parsed once (5 µs, not per event)."""
+        if self._last_event is not None:
+            found = event_time_ms(self.domain, self._last_event)
+            self._event_time_ms = found or self._event_time_ms
+            self._last_event = None
+        return self._event_time_ms
 
     def checkpoint(self) -> None:
         """Store the model as covering the log up to ``self.position`` (fenced by the lease)."""
         if self.model is None:
             return
-        version = self.store.save(self.model, self.position, self.model.events_learned, self.token)
+        # The points it covers first: a checkpoint never covers a point missing from Redis.
+        if not self.curve.flush(self.token):
+            self._drop()
+            return
+        version = self.store.save(self.model, self.position, self.model.events_learned,
+                                  self.token, self._event_time())  # fmt: skip
         if version is None:
             self._drop()
             return
@@ -295,6 +332,7 @@ class DomainWriter:
             "health": json.dumps(health),
         }
         args = [self.token, *(v for kv in fields.items() for v in kv), history]
+        self.curve.flush(self.token)  # a lost lease shows at the next renewal
         self._publish(keys=[self.keys.lease, self.keys.stats, self.keys.history], args=args)
 
     def _champion_metrics(self) -> dict[str, float] | None:
