@@ -18,6 +18,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Dash, html
 
+from coelho.domains import REGISTRY
 from dash_app import config, ids
 from dash_app.clients.problem import Problem
 from dash_app.components.alerts import alert
@@ -25,7 +26,8 @@ from dash_app.components.navbar import navbar
 from dash_app.config import DashConfig
 
 log = logging.getLogger(__name__)
-PAGES = ("home", "tfd", "eta", "ecci", "sql", "not_found_404")
+# Each registered domain has its page module, named by its key (pages/<key>.py).
+PAGES = ("home", *REGISTRY, "sql", "not_found_404")
 VENDOR_PATH = "/vendor/bootstrap"
 
 

@@ -3,7 +3,8 @@
 Function URLs come from the local stack's ``services.json`` (re-read when it changes, so a
 restarted stack is picked up) or, on the cluster, from a URL template over the Knative
 Service name. Browser-facing links (MLflow, Prometheus) may differ from the addresses the
-server itself uses, hence the ``*_LINK`` overrides.
+server itself uses, hence the ``*_LINK`` overrides; MinIO's console, Grafana and Alertmanager
+are only linked (the Services menu), so one variable each, set by the stack when it runs them.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ class DashConfig:
     prometheus_url: str | None = None
     prometheus_link: str | None = None
     minio_console_link: str | None = None
+    grafana_link: str | None = None
+    alertmanager_link: str | None = None
     refresh_ms: int = 3000
     timeout_s: float = 10.0
     history_points: int = 600
@@ -104,6 +107,8 @@ class DashConfig:
             prometheus_url=prometheus,
             prometheus_link=_url(env.get("COELHO_PROMETHEUS_LINK")) or prometheus,
             minio_console_link=_url(env.get("COELHO_MINIO_CONSOLE_URL")),
+            grafana_link=_url(env.get("COELHO_GRAFANA_URL")),
+            alertmanager_link=_url(env.get("COELHO_ALERTMANAGER_URL")),
             refresh_ms=int(_float(env, "COELHO_DASH_REFRESH_MS", cls.refresh_ms, 500)),
             timeout_s=_float(env, "COELHO_DASH_TIMEOUT_S", cls.timeout_s, 0.1),
             history_points=int(_float(env, "COELHO_DASH_HISTORY_POINTS", 600, 2)),

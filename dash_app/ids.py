@@ -32,6 +32,7 @@ SQL_COUNTER = "sql-counter"
 # Kinds of the shared domain-page parts.
 INTERVAL = "interval"
 FIELD = "field"
+FIELD_DATE = "field-date"
 RANDOMIZE = "randomize"
 PREDICT = "predict"
 FORM_ALERT = "form-alert"
@@ -44,6 +45,15 @@ TRAINING_FEEDBACK = "training-feedback"
 TRAINING_STATUS = "training-status"
 METRIC = "metric"
 METRICS_NOTE = "metrics-note"
+METRICS_SEEN = "metrics-seen"
+METRIC_VALUE = "metric-value"
+METRIC_GAUGE = "metric-gauge"
+METRIC_INFO = "metric-info"
+METRIC_DIALOG = "metric-dialog"
+METRIC_DIALOG_TITLE = "metric-dialog-title"
+METRIC_DIALOG_BODY = "metric-dialog-body"
+PANEL_FIGURE = "panel-figure"
+RANDOM_POINTS = "random-points"
 
 
 def part(page: str, kind: str) -> dict[str, Any]:
@@ -56,9 +66,24 @@ def field(page: str, path: Any) -> dict[str, Any]:
     return {"page": page, "kind": FIELD, "path": path}
 
 
+def field_date(page: str, path: Any) -> dict[str, Any]:
+    """Id of the date picker of timestamp field ``path`` (its value is ``date``)."""
+    return {"page": page, "kind": FIELD_DATE, "path": path}
+
+
 def metric(page: str, name: Any) -> dict[str, Any]:
     """Id of a metric's time-series graph; ``name`` may be ``dash.ALL``."""
     return {"page": page, "kind": METRIC, "metric": name}
+
+
+def metric_part(page: str, kind: str, name: Any) -> dict[str, Any]:
+    """Id of one metric's value, gauge or ⓘ button (``kind``: METRIC_VALUE, ...)."""
+    return {"page": page, "kind": kind, "metric": name}
+
+
+def panel_figure(page: str, name: Any) -> dict[str, Any]:
+    """Id of a figure of the metrics panel (confusion matrix, classification report, map)."""
+    return {"page": page, "kind": PANEL_FIGURE, "name": name}
 
 
 def page_id(page: str, name: str) -> str:

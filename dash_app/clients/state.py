@@ -5,7 +5,8 @@ most once a second (``XADD MAXLEN ~ 5000``); the dashboard reads only the newest
 ``history_points`` entries with ``XREVRANGE ... COUNT``, so both memory in Redis and the
 work per refresh are bounded however long the stack runs.
 
-Cluster analytics need the live model's ``cluster_counts`` and ``cluster_profiles``. They are
+Cluster analytics need the live model's ``cluster_counts``, ``cluster_profiles`` and
+``recent_locations``. They are
 read from the domain's checkpoint (HMAC-verified before unpickling, like every reader) and
 cached by checkpoint version, so a refresh costs one HGET while the state has not moved.
 """
@@ -47,6 +48,7 @@ class ClusterAnalytics:
     saved_at: float = 0.0
     counts: Mapping[int, int] = field(default_factory=dict)
     profiles: Mapping[int, Mapping[str, Mapping[Any, int]]] = field(default_factory=dict)
+    recent: tuple[tuple[float, float, int], ...] = ()  # (lat, lon, cluster), oldest first
 
 
 _clients: dict[str, redis.Redis] = {}
@@ -140,6 +142,7 @@ def analytics(config: DashConfig, domain: str) -> ClusterAnalytics | Problem:
                 int(c): {name: dict(counter) for name, counter in features.items()}
                 for c, features in getattr(model, "cluster_profiles", {}).items()
             },
+            recent=tuple(getattr(model, "recent_locations", ())),
         )
     with _analytics_lock:
         _analytics[domain] = result

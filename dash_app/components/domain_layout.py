@@ -44,9 +44,7 @@ def banner(domain: Domain) -> html.Div:
 def page(
     key: str,
     *,
-    metrics: tuple[str, ...],
     result: Any,
-    metrics_extra: Any = None,
     extra: Any = None,
 ) -> html.Div:
     """The full layout of domain page ``key`` (rendered on every visit)."""
@@ -68,7 +66,7 @@ def page(
             ],
             className="mb-3",
         ),
-        metrics_panel.card(key, metrics, metrics_extra),
+        metrics_panel.card(key),
     ]
     if extra is not None:
         right.append(extra)

@@ -2,7 +2,8 @@
 
 Every field a predict request needs (roles ``feature`` and ``context``, the same selection as
 ``Domain.validate_request``) gets one input: choices become dropdowns, numbers get the spec's
-hard bounds, booleans a switch, timestamps ISO-8601 text. Ids, targets and generator-debug
+hard bounds, booleans a switch, timestamps a date picker and a time input in UTC
+(``timestamp_fields``). Ids, targets and generator-debug
 fields are never shown: a prediction must not see them.
 
 Long numbered choice lists (``driver_1000`` ... ``driver_5000``) become a number input with
@@ -21,9 +22,10 @@ from dash import dcc, html
 
 from coelho.domains import Domain, FieldSpec
 from dash_app import ids
+from dash_app.components import timestamp_fields
 
 REQUEST_ROLES = ("feature", "context")
-TIMESTAMP_HINT = "ISO-8601, e.g. 2026-01-31T14:05:00+00:00"
+TIMESTAMP_HINT = "date and time in UTC"
 LONG_CHOICES = 50
 _NUMBERED = re.compile(r"^(.*?)(\d+)$")
 
@@ -142,21 +144,29 @@ def control(page: str, path: str, spec: FieldSpec) -> Any:
     )
 
 
+def _cell(title: str, component: Any, text: str) -> dbc.Col:
+    return dbc.Col(
+        [
+            dbc.Label(title, className="mb-0 small fw-bold"),
+            component,
+            dbc.FormText(text, className="d-block text-truncate"),
+        ],
+        md=6,
+        className="mb-2",
+    )
+
+
 def form_body(page: str, domain: Domain) -> html.Div:
-    """Two columns of labelled inputs, one per request field."""
+    """Two columns of labelled inputs, one per request field (two for a timestamp)."""
     cells = []
     for path, spec in form_fields(domain):
-        cells.append(
-            dbc.Col(
-                [
-                    dbc.Label(label(path, spec), className="mb-0 small fw-bold"),
-                    control(page, path, spec),
-                    dbc.FormText(hint(spec) or path, className="d-block text-truncate"),
-                ],
-                md=6,
-                className="mb-2",
-            )
-        )
+        if spec.kind == "timestamp":
+            date, time = timestamp_fields.controls(page, path)
+            name = label(path, spec)
+            cells.append(_cell(f"{name} · date", date, "UTC day"))
+            cells.append(_cell(f"{name} · time", time, "UTC, hh:mm:ss"))
+            continue
+        cells.append(_cell(label(path, spec), control(page, path, spec), hint(spec) or path))
     return html.Div(dbc.Row(cells, className="g-2"))
 
 
@@ -199,7 +209,11 @@ def to_event(domain: Domain, values: dict[str, Any]) -> dict[str, Any]:
         node = event
         for parent in parents:
             node = node.setdefault(parent, {})
-        node[name] = _value(values.get(path), spec)
+        if spec.kind == "timestamp":
+            time = values.get(timestamp_fields.time_path(path))
+            node[name] = timestamp_fields.join(values.get(path), time)
+        else:
+            node[name] = _value(values.get(path), spec)
     return event
 
 
@@ -217,11 +231,36 @@ def display(value: Any, spec: FieldSpec) -> Any:
 
 
 def from_event(domain: Domain, event: dict[str, Any]) -> dict[str, Any]:
-    """Form values (by dotted path) of a full or request event."""
+    """Form values (by dotted path) of a full or request event; a timestamp gives its date
+    under its path and its time under ``<path>@time``."""
     values: dict[str, Any] = {}
     for path, spec in form_fields(domain):
         node: Any = event
         for part in path.split("."):
             node = node.get(part) if isinstance(node, dict) else None
-        values[path] = display(node, spec)
+        if spec.kind == "timestamp":
+            values[path], values[timestamp_fields.time_path(path)] = timestamp_fields.split(node)
+        else:
+            values[path] = display(node, spec)
     return values
+
+
+def input_ids(page: str, domain: Domain) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """(ids of the form's inputs, ids of its date pickers), in layout order."""
+    inputs, dates = [], []
+    for path, spec in form_fields(domain):
+        if spec.kind == "timestamp":
+            dates.append(ids.field_date(page, path))
+            inputs.append(ids.field(page, timestamp_fields.time_path(path)))
+        else:
+            inputs.append(ids.field(page, path))
+    return inputs, dates
+
+
+def point_paths(domain: Domain) -> list[str]:
+    """Dotted paths of the lat/lon leaves of the form's point fields (``schema.point``)."""
+    return [
+        path
+        for path, _spec in form_fields(domain)
+        if path.rsplit(".", 1)[-1] in ("lat", "lon") and "." in path
+    ]

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any
 
 import plotly.graph_objects as go
-
-from dash_app.clients.state import Point
 
 RISK_BANDS = (
     (0.0, 30.0, "LOW", "#2e7d32"),
@@ -73,50 +70,17 @@ def gauge(probability: float) -> go.Figure:
     return fig
 
 
-def metric_series(name: str, points: Sequence[Point], help_text: str) -> go.Figure:
-    """One prequential metric over time (x: wall time, hover: events learned)."""
-    shown = [p for p in points if name in p.m]
-    if not shown:
-        return empty(f"no {name} values yet", height=200)
-    fig = go.Figure(
-        go.Scatter(
-            x=[datetime.fromtimestamp(p.t, UTC) for p in shown],
-            y=[p.m[name] for p in shown],
-            customdata=[p.n for p in shown],
-            mode="lines",
-            line={"width": 2},
-            name=name,
-            hovertemplate=f"{name} %{{y:.4g}}<br>after %{{customdata:,}} events"
-            f"<extra>{_wrap(help_text)}</extra>",
-        )
-    )
-    fig.update_layout(
-        height=200, margin=MARGIN, showlegend=False, template="plotly_white", uirevision=name
-    )
-    return fig
-
-
-def _wrap(text: str, width: int = 48) -> str:
-    lines, line = [], ""
-    for word in text.split():
-        if line and len(line) + len(word) > width:
-            lines.append(line)
-            line = word
-        else:
-            line = f"{line} {word}".strip()
-    return "<br>".join([*lines, line])
-
-
-def confusion(values: Mapping[str, float]) -> go.Figure:
-    """2x2 confusion matrix from the writer's tp/fp/fn/tn counters."""
-    if not all(k in values for k in ("tp", "fp", "fn", "tn")):
+def confusion(values: Mapping[str, float], classes: Sequence[str]) -> go.Figure:
+    """2x2 confusion matrix from the writer's tp/fp/fn/tn counters; ``classes`` names the
+    negative and the positive class (``Domain.class_names``)."""
+    if len(classes) != 2 or not all(k in values for k in ("tp", "fp", "fn", "tn")):
         return empty("no confusion matrix yet", height=240)
     z = [[values["tn"], values["fp"]], [values["fn"], values["tp"]]]
     fig = go.Figure(
         go.Heatmap(
             z=z,
-            x=["predicted legit", "predicted fraud"],
-            y=["actual legit", "actual fraud"],
+            x=[f"predicted {c}" for c in classes],
+            y=[f"actual {c}" for c in classes],
             text=[[f"{v:,.0f}" for v in row] for row in z],
             texttemplate="%{text}",
             colorscale="Blues",

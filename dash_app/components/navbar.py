@@ -11,14 +11,18 @@ from dash_app.config import DashConfig
 
 
 def service_links(cfg: DashConfig) -> list[tuple[str, str]]:
-    """``(label, href)`` of every service a user may want to open, configured ones only."""
+    """``(label, href)`` of every service a user may want to open, configured ones only: the
+    stack's servers (the seed's Services menu), the emulator, then each function's readiness."""
     links: list[tuple[str, str]] = []
-    if cfg.mlflow_link:
-        links.append(("MLflow", cfg.mlflow_link))
-    if cfg.prometheus_link:
-        links.append(("Prometheus", cfg.prometheus_link))
-    if cfg.minio_console_link:
-        links.append(("MinIO console", cfg.minio_console_link))
+    for label, href in (
+        ("MLflow", cfg.mlflow_link),
+        ("MinIO console", cfg.minio_console_link),
+        ("Prometheus", cfg.prometheus_link),
+        ("Grafana", cfg.grafana_link),
+        ("Alertmanager", cfg.alertmanager_link),
+    ):
+        if href:
+            links.append((label, href))
     if cfg.emulator_url and cfg.control == "emulator":
         links.append(("Eventing emulator status", f"{cfg.emulator_url}/status"))
     names = [f"{kind}-{key}" for key in REGISTRY for kind in ("learn", "predict")]

@@ -13,6 +13,7 @@ import dash
 import dash_bootstrap_components as dbc
 from dash import Input, Output, callback, dcc, html
 
+from coelho.domains import get
 from coelho.domains.ecci import PROFILE_FEATURES
 from dash_app import config, ids
 from dash_app.clients import state
@@ -20,8 +21,8 @@ from dash_app.clients.problem import Problem
 from dash_app.components import cluster_figures, domain_layout, figures
 from dash_app.components.alerts import muted
 
-KEY = "ecci"
-METRICS = ("Silhouette", "n_clusters", "n_micro_clusters")
+# The domain this page shows: the registry key is the module's name (pages/<key>.py).
+KEY = get(__name__.rsplit(".", 1)[-1]).key
 
 dash.register_page(
     __name__,
@@ -81,7 +82,7 @@ def layout(**kwargs: Any) -> html.Div:
         ],
         className="mb-3",
     )
-    return domain_layout.page(KEY, metrics=METRICS, result=result, extra=analytics)
+    return domain_layout.page(KEY, result=result, extra=analytics)
 
 
 def cluster_line(body: dict[str, Any]) -> Any:

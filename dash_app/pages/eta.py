@@ -7,12 +7,13 @@ from typing import Any
 import dash
 from dash import Input, Output, callback, dcc, html
 
+from coelho.domains import get
 from coelho.domains.eta import AVG_SPEED_KMH, haversine_km
 from dash_app import config, ids
 from dash_app.components import domain_layout, figures
 
-KEY = "eta"
-METRICS = ("MAE", "RMSE", "R2", "RollingMAE")
+# The domain this page shows: the registry key is the module's name (pages/<key>.py).
+KEY = get(__name__.rsplit(".", 1)[-1]).key
 POINTS = ("origin.lat", "origin.lon", "destination.lat", "destination.lon")
 
 dash.register_page(
@@ -35,7 +36,7 @@ def layout(**kwargs: Any) -> html.Div:
             figure=figures.empty("Fill the form and press Predict", 160),
         ),
     ]
-    return domain_layout.page(KEY, metrics=METRICS, result=result)
+    return domain_layout.page(KEY, result=result)
 
 
 def trip(coordinates: list[Any]) -> tuple[Any, Any]:

@@ -1,4 +1,7 @@
-"""Transaction Fraud Detection: fraud-probability gauge with risk bands, verdict, metrics."""
+"""Transaction Fraud Detection: fraud-probability gauge with risk bands and verdict.
+
+The metrics panel (every metric, gauges, confusion matrix, classification report) is the
+shared one, built from the domain registry."""
 
 from __future__ import annotations
 
@@ -7,13 +10,13 @@ from typing import Any
 import dash
 from dash import Input, Output, callback, dcc, html
 
-from dash_app import config, ids
-from dash_app.clients import state
+from coelho.domains import get
+from dash_app import ids
 from dash_app.components import domain_layout, figures
 from dash_app.components.alerts import muted
 
-KEY = "tfd"
-METRICS = ("ROCAUC", "FBeta", "Precision", "Recall")
+# The domain this page shows: the registry key is the module's name (pages/<key>.py).
+KEY = get(__name__.rsplit(".", 1)[-1]).key
 
 dash.register_page(
     __name__,
@@ -34,12 +37,7 @@ def layout(**kwargs: Any) -> html.Div:
         ),
         html.Div(id=ids.page_id(KEY, "verdict"), className="text-center"),
     ]
-    confusion = dcc.Graph(
-        id=ids.page_id(KEY, "confusion"),
-        config={"displayModeBar": False},
-        figure=figures.empty("loading…", 240),
-    )
-    return domain_layout.page(KEY, metrics=METRICS, result=result, metrics_extra=confusion)
+    return domain_layout.page(KEY, result=result)
 
 
 def verdict(body: dict[str, Any]) -> tuple[Any, Any]:
@@ -72,14 +70,3 @@ def render(result: dict[str, Any] | None) -> tuple[Any, Any]:
     if not result:
         return figures.empty("Fill the form and press Predict", 260), None
     return verdict(result.get("response") or {})
-
-
-@callback(
-    Output(ids.page_id(KEY, "confusion"), "figure"),
-    Input(ids.part(KEY, ids.INTERVAL), "n_intervals"),
-)
-def refresh_confusion(_n: int | None) -> Any:
-    points = state.history(config.get(), KEY, count=1)
-    if not isinstance(points, list) or not points:
-        return figures.empty("no confusion matrix yet", 240)
-    return figures.confusion(points[-1].m)

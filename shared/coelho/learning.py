@@ -12,8 +12,10 @@ from __future__ import annotations
 import copy
 import logging
 import math
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from coelho.domains import Domain, get
@@ -23,6 +25,8 @@ from coelho.guard import FAR_OUT, Health
 
 log = logging.getLogger(__name__)
 _FAILED_METRICS: set[str] = set()
+# Where the latest scored events happened and the cluster each got (the ECCI map): bounded.
+RECENT_LOCATIONS = 300
 
 
 def _score(name: str, update: Callable[..., Any], *args: Any) -> None:
@@ -58,19 +62,52 @@ class OnlineModel:
         self.cluster_profiles: dict[int, dict[str, Counter[Any]]] = {}
         self.health = Health(get(domain).guard)
         self.last_prediction: float | None = None
+        self.recent_locations: deque[tuple[float, float, int]] = deque(maxlen=RECENT_LOCATIONS)
+        self._metrics_checked = True
+        self._timed: frozenset[str] | None = None
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Checkpoints pickled before the guard existed load with a fresh, healthy one."""
+        """Older checkpoints load whole: one pickled before the guard existed gets a fresh,
+        healthy one. A metric the domain added since is created on the first scored event
+        (``_add_new_metrics``), not here: listing the domain's metrics imports
+        ``river.metrics``, which a predict function's load must not pay (coelho.lightload)."""
         self.__dict__.update(state)
         if "health" not in state:
             self.health = Health(get(self.domain).guard)
             self.last_prediction = None
+        if "recent_locations" not in state:
+            self.recent_locations = deque(maxlen=RECENT_LOCATIONS)
+        self._metrics_checked = False
+        self._timed = None
+
+    def _add_new_metrics(self) -> None:
+        """Start, from nothing, every metric of the domain this (older) model lacks; the ones
+        it has keep their values."""
+        for spec in get(self.domain).metrics():
+            if spec.name not in self.metrics and spec.build is not None:
+                self.metrics[spec.name] = spec.build()
+        self._metrics_checked = True
+        self._timed = None
+
+    def _update(self, name: str, metric: Any, when: datetime | None, *args: Any) -> None:
+        """``metric.update(*args)``, with the event's time for metrics over a window of event
+        time (``coelho.windows``: ``uses_event_time``); an event without a time is not scored
+        by those. Which metrics those are is looked up once per model, not per event."""
+        timed = self._timed
+        if timed is None:
+            timed = self._timed = frozenset(
+                n for n, m in self.metrics.items() if getattr(m, "uses_event_time", False)
+            )
+        if name not in timed:
+            _score(name, metric.update, *args)
+        elif when is not None:
+            _score(name, partial(metric.update, t=when), *args)
 
     @classmethod
     def create(cls, domain_key: str, model_name: str | None = None) -> OnlineModel:
         domain = get(domain_key)
         spec = domain.model(model_name)
-        metrics = {m.name: m.build() for m in domain.metrics()}
+        metrics = {m.name: m.build() for m in domain.metrics() if m.build is not None}
         return cls(domain.key, spec.name, spec.build(), metrics)
 
     @property
@@ -88,18 +125,23 @@ class OnlineModel:
         (logged once per metric), so a replica that does not score can never diverge.
         """
         domain = self.spec
+        if score and not self._metrics_checked:
+            self._add_new_metrics()
         x = domain.features(event)
+        when = domain.event_time(event) if score else None
         if domain.task == "clustering":
-            self._learn_cluster(x, event, score)
+            self._learn_cluster(x, event, score, when)
         else:
-            self._learn_supervised(domain, x, domain.label(event), score)
+            self._learn_supervised(domain, x, domain.label(event), score, when)
         self.events_learned += 1
         if position is not None:
             topic, partition, offset = position
             known = self.offsets.setdefault(topic, {})
             known[partition] = max(offset, known.get(partition, -1))
 
-    def _learn_supervised(self, domain: Domain, x: Features, y: Any, score: bool) -> None:
+    def _learn_supervised(
+        self, domain: Domain, x: Features, y: Any, score: bool, when: datetime | None
+    ) -> None:
         if domain.task == "binary":
             proba = self.pipeline.predict_proba_one(x)
             raw = float(proba.get(1, 0.0))
@@ -107,7 +149,8 @@ class OnlineModel:
             label = max(proba, key=proba.get) if proba else 0
             clamped = self._clamp(raw)
             for name, metric in self.metrics.items() if score else ():
-                _score(name, metric.update, y, label if metric.requires_labels else clamped)
+                y_pred = label if getattr(metric, "requires_labels", False) else clamped
+                self._update(name, metric, when, y, y_pred)
         else:
             raw = float(self.pipeline.predict_one(x))
             self.health.observe(raw)
@@ -115,7 +158,7 @@ class OnlineModel:
             # (a duration is never negative; RMSLE would fail on one).
             y_pred = self._clamp(raw)
             for name, metric in self.metrics.items() if score else ():
-                _score(name, metric.update, y, y_pred)
+                self._update(name, metric, when, y, y_pred)
         self.last_prediction = raw
         self.pipeline.learn_one(copy.copy(x), y)
 
@@ -140,14 +183,14 @@ class OnlineModel:
             )
         return self._clamp(raw)
 
-    def _learn_cluster(self, x: Features, event: Event, score: bool) -> None:
+    def _learn_cluster(self, x: Features, event: Event, score: bool, when: datetime | None) -> None:
         clusterer = self._clusterer()
         if clusterer.n_clusters > 1:
             cluster = self.pipeline.predict_one(x)  # reclusters: a replica must call it too
             if score:
                 x_t = self._transform(x)
                 for name, metric in self.metrics.items():
-                    _score(name, metric.update, x_t, cluster, clusterer.centers)
+                    self._update(name, metric, when, x_t, cluster, clusterer.centers)
                 _score("cluster analytics", self._profile, cluster, event)
         self.pipeline.learn_one(copy.copy(x))
 
@@ -158,6 +201,9 @@ class OnlineModel:
         per_feature = self.cluster_profiles.setdefault(cluster, defaultdict(Counter))
         for feature, value in profile(event).items():
             per_feature[feature][value] += 1
+        point = event.get(self.spec.location) if self.spec.location else None
+        if isinstance(point, dict):
+            self.recent_locations.append((float(point["lat"]), float(point["lon"]), int(cluster)))
 
     def _clusterer(self) -> Any:
         return list(self.pipeline.steps.values())[-1]

@@ -25,7 +25,8 @@ from typing import Any
 from coelho.errors import StateTampered
 from coelho.state.checkpoint import _LOAD_LOCK, _gc_paused, sign
 
-DEFERRED_MODULES = ("river.metrics", "river.stats")
+# coelho.windows: the bounded windowed metrics, which import river.metrics.
+DEFERRED_MODULES = ("river.metrics", "river.stats", "coelho.windows")
 
 
 class Placeholder:

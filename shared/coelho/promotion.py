@@ -4,7 +4,7 @@ Promotion policy (``decide``): a new version becomes champion when it has learne
 ``COELHO_PROMOTE_MIN_EVENTS`` events (default 200) and either there is no champion yet, or its
 promotion metric is at least as good as the champion's was when that one was registered. The
 promotion metric is the rolling variant of the domain's headline metric when the domain has one
-(tfd RollingROCAUC, eta RollingMAE), else the headline (ecci Silhouette), i.e. recent
+(tfd RollingROCAUC, eta RollingMAE, ecci RollingSilhouette), else the headline, i.e. recent
 performance, so a model that degraded under drift is not promoted. The reason is kept in the
 version tag ``coelho.promotion``.
 """

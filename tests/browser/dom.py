@@ -23,7 +23,13 @@ _FORM_VALUES = """
 const page = arguments[0], out = {};
 for (const el of document.querySelectorAll('[id^="{"]')) {
   let id; try { id = JSON.parse(el.id); } catch (e) { continue; }
-  if (id.kind !== 'field' || id.page !== page) continue;
+  if (id.page !== page) continue;
+  if (id.kind === 'field-date') {  // a date picker: its text box shows YYYY-MM-DD
+    const box = el.tagName === 'INPUT' ? el : el.querySelector('input');
+    out[id.path] = box ? box.value : '';
+    continue;
+  }
+  if (id.kind !== 'field') continue;
   if (el.tagName === 'INPUT') {
     out[id.path] = el.type === 'checkbox' ? el.checked : el.value;
   } else {

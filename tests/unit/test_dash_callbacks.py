@@ -10,7 +10,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import plotly.graph_objects as go
 import pytest
 from dash import no_update
 
@@ -28,22 +27,29 @@ pytestmark = pytest.mark.usefixtures("dash_app_instance")
 def _field_ids(key: str) -> list[dict[str, Any]]:
     from dash_app.components import fields
 
-    return [ids.field(key, path) for path, _spec in fields.form_fields(REGISTRY[key])]
+    return fields.input_ids(key, REGISTRY[key])[0]
+
+
+def _date_ids(key: str) -> list[dict[str, Any]]:
+    from dash_app.components import fields
+
+    return fields.input_ids(key, REGISTRY[key])[1]
 
 
 @pytest.mark.parametrize("key", sorted(REGISTRY))
 def test_randomize_fills_every_field_with_a_valid_event(key: str) -> None:
     from dash_app.components import fields, form_panel
 
-    field_ids = _field_ids(key)
-    values = form_panel.randomize(1, field_ids)
-    assert len(values) == len(field_ids)
+    field_ids, date_ids = _field_ids(key), _date_ids(key)
+    values, dates = form_panel.randomize(1, field_ids, date_ids)
+    assert len(values) == len(field_ids) and len(dates) == len(date_ids) == 1
     specs = dict(fields.form_fields(REGISTRY[key]))
     for fid, value in zip(field_ids, values, strict=True):
-        assert value is not None or specs[fid["path"]].nullable, fid["path"]
-    by_path = {f["path"]: v for f, v in zip(field_ids, values, strict=True)}
+        assert value is not None or specs[fid["path"]].nullable or "@" in fid["path"], fid
+    assert all(isinstance(d, str) and len(d) == 10 for d in dates)
+    by_path = form_panel.form_values(field_ids, values, date_ids, dates)
     REGISTRY[key].validate_request(fields.to_event(REGISTRY[key], by_path))
-    assert form_panel.randomize(2, field_ids) != values  # a fresh event each click
+    assert form_panel.randomize(2, field_ids, date_ids) != (values, dates)  # fresh each click
 
 
 def test_predict_names_the_bad_field_and_makes_no_call(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -53,15 +59,18 @@ def test_predict_names_the_bad_field_and_makes_no_call(monkeypatch: pytest.Monke
         raise AssertionError("an invalid form must not reach the predict function")
 
     monkeypatch.setattr(form_panel.predict_client, "predict", no_call)
-    field_ids = _field_ids("tfd")
+    field_ids, date_ids = _field_ids("tfd"), _date_ids("tfd")
     values = form_panel.random_values(REGISTRY["tfd"], field_ids)
+    dates = form_panel.random_values(REGISTRY["tfd"], date_ids)
     values[[f["path"] for f in field_ids].index("amount")] = None
-    store, form_alert, result_alert = form_panel.predict(1, values, field_ids, "live")
+    store, form_alert, result_alert = form_panel.predict(
+        1, values, field_ids, "live", dates, date_ids
+    )
     assert store is no_update and result_alert is None
     assert "Amount (currency units)" in text_of(form_alert) and "amount" in text_of(form_alert)
     values[[f["path"] for f in field_ids].index("currency")] = "XXX"
     values[[f["path"] for f in field_ids].index("amount")] = 10
-    _store, form_alert, _ = form_panel.predict(1, values, field_ids, "live")
+    _store, form_alert, _ = form_panel.predict(1, values, field_ids, "live", dates, date_ids)
     assert "currency" in text_of(form_alert) and "not one of" in text_of(form_alert)
 
 
@@ -76,9 +85,10 @@ def test_predict_stores_the_answer_or_shows_the_problem(monkeypatch: pytest.Monk
         return Outcome("http://x/", body=answer)
 
     monkeypatch.setattr(form_panel.predict_client, "predict", fake)
-    field_ids = _field_ids("eta")
+    field_ids, date_ids = _field_ids("eta"), _date_ids("eta")
     values = form_panel.random_values(REGISTRY["eta"], field_ids)
-    store, form_alert, result_alert = form_panel.predict(1, values, field_ids, "3")
+    dates = form_panel.random_values(REGISTRY["eta"], date_ids)
+    store, form_alert, result_alert = form_panel.predict(1, values, field_ids, "3", dates, date_ids)
     assert store["response"] == answer and store["model"] == "3"
     assert form_alert is None and result_alert is None
     assert calls[0][0] == "eta" and calls[0][2] == "3"
@@ -88,38 +98,8 @@ def test_predict_stores_the_answer_or_shows_the_problem(monkeypatch: pytest.Monk
         return Outcome("http://x/", problem=Problem("predict-eta is down", "Nothing answers"))
 
     monkeypatch.setattr(form_panel.predict_client, "predict", down)
-    store, _form, result_alert = form_panel.predict(2, values, field_ids, None)
+    store, _form, result_alert = form_panel.predict(2, values, field_ids, None, dates, date_ids)
     assert store is None and "predict-eta is down" in text_of(result_alert)
-
-
-@pytest.mark.parametrize("page", ["tfd", "eta", "ecci"])
-def test_every_charted_metric_has_a_hover_explanation(page: str) -> None:
-    from importlib import import_module
-
-    from dash_app.components.metrics_panel import help_text
-
-    module = import_module(f"dash_app.pages.{page}")
-    for name in module.METRICS:
-        assert len(help_text(REGISTRY[page], name)) > 10
-    with pytest.raises(KeyError, match="NoSuchMetric"):
-        help_text(REGISTRY[page], "NoSuchMetric")
-
-
-def test_metric_series_from_history(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dash_app.components import metrics_panel
-
-    now = time.time()
-    points = [Point(now - 3 + i, 100 * i, {"MAE": 50.0 - i}) for i in range(3)]
-    monkeypatch.setattr(metrics_panel.state, "history", lambda cfg, key: points)
-    metric_ids = [ids.metric("eta", "MAE"), ids.metric("eta", "R2")]
-    figures, note = metrics_panel.refresh(1, metric_ids)
-    assert list(figures[0].data[0].y) == [50.0, 49.0, 48.0]
-    assert not figures[1].data  # no R2 point yet: an explained empty chart
-    assert note is None
-    monkeypatch.setattr(metrics_panel.state, "history", lambda cfg, key: Problem("Down", "x"))
-    figures, note = metrics_panel.refresh(2, metric_ids)
-    assert all(isinstance(f, go.Figure) and not f.data for f in figures)
-    assert "Down" in text_of(note)
 
 
 def test_training_toggle_reverts_the_switch_when_control_fails(
@@ -242,21 +222,83 @@ def test_a_failing_callback_answers_with_the_page_alert_over_http(
     from dash_app.pages import tfd
 
     def broken(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("history exploded")
+        raise RuntimeError("verdict exploded")
 
-    monkeypatch.setattr(tfd.state, "history", broken)
+    monkeypatch.setattr(tfd, "verdict", broken)
     client = app.server.test_client()
     assert client.get("/").status_code == 200  # sets the callback map up
-    interval = ids.part("tfd", ids.INTERVAL)
+    store = ids.part("tfd", ids.RESULT_STORE)
     payload = {
-        "output": "tfd-confusion.figure",
-        "outputs": {"id": "tfd-confusion", "property": "figure"},
-        "inputs": [{"id": interval, "property": "n_intervals", "value": 1}],
-        "changedPropIds": [json.dumps(interval, sort_keys=True, separators=(",", ":"))
-                           + ".n_intervals"],
+        "output": "..tfd-gauge.figure...tfd-verdict.children..",
+        "outputs": [{"id": "tfd-gauge", "property": "figure"},
+                    {"id": "tfd-verdict", "property": "children"}],
+        "inputs": [{"id": store, "property": "data", "value": {"response": {}}}],
+        "changedPropIds": [json.dumps(store, sort_keys=True, separators=(",", ":")) + ".data"],
         "state": [],
     }  # fmt: skip
     response = client.post("/_dash-update-component", json=payload)
     body = response.get_json()
     assert response.status_code == 200, response.data[:500]
     assert "Something went wrong" in json.dumps(body["sideUpdate"][ids.APP_ERROR])
+
+
+def test_the_refresh_answers_through_dashs_own_dispatch(
+    dash_app_instance: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real request of a metrics panel refresh: every card's figure and value, the
+    gauges, the figures; then, with nothing new in the history, 204 (nothing redrawn), never
+    a 500. (Here, beside the other HTTP test: the first app that serves a request takes
+    Dash's global callback map, so HTTP tests share this module's app.)"""
+    import json
+
+    from dash_app.components import metrics_panel
+
+    key = "tfd"
+    specs = REGISTRY[key].metric_specs()
+    points = [Point(time.time(), 600, {s.name: 0.5 for s in specs})]
+    monkeypatch.setattr(metrics_panel.state, "history", lambda cfg, k, count=None: points)
+    client = dash_app_instance.server.test_client()
+    assert client.get("/").status_code == 200
+    output = next(k for k in dash_app_instance.callback_map if ids.METRICS_SEEN in k)
+    names = [s.name for s in specs]
+    gauges = [s.name for s in specs if s.gauge]
+    figures = ["confusion", "report"]
+    seen_id = ids.part(key, ids.METRICS_SEEN)
+
+    def each(make: Any, items: list[str], prop: str, value: bool = False) -> list[Any]:
+        return [{"id": make(n), "property": prop, **({"value": make(n)} if value else {})}
+                for n in items]  # fmt: skip
+
+    def post(seen: Any) -> Any:
+        interval = ids.part(key, ids.INTERVAL)
+        payload = {
+            "output": output,
+            "outputs": [
+                each(lambda n: ids.metric(key, n), names, "figure"),
+                each(lambda n: ids.metric_part(key, ids.METRIC_VALUE, n), names, "children"),
+                each(lambda n: ids.metric_part(key, ids.METRIC_GAUGE, n), gauges, "figure"),
+                each(lambda n: ids.panel_figure(key, n), figures, "figure"),
+                {"id": ids.part(key, ids.METRICS_NOTE), "property": "children"},
+                {"id": seen_id, "property": "data"},
+            ],
+            "inputs": [{"id": interval, "property": "n_intervals", "value": 3}],
+            "state": [
+                each(lambda n: ids.metric(key, n), names, "id", True),
+                each(lambda n: ids.metric_part(key, ids.METRIC_GAUGE, n), gauges, "id", True),
+                each(lambda n: ids.panel_figure(key, n), figures, "id", True),
+                {"id": seen_id, "property": "id", "value": seen_id},
+                {"id": seen_id, "property": "data", "value": seen},
+            ],
+            "changedPropIds": [json.dumps(interval, sort_keys=True, separators=(",", ":"))
+                               + ".n_intervals"],
+        }  # fmt: skip
+        return client.post("/_dash-update-component", json=payload)
+
+    first = post(None)
+    assert first.status_code == 200, first.data[:500]
+    body = first.get_json()["response"]
+    shown = json.dumps(body)
+    assert shown.count('"coelho-metric-value"') == len(names)
+    assert '"type": "indicator"' in shown or '"type":"indicator"' in shown
+    signature = next(v["data"] for k, v in body.items() if ids.METRICS_SEEN in k)
+    assert post(signature).status_code == 204

@@ -32,8 +32,12 @@ def test_environment_is_read_once_per_variable(tmp_path: Path) -> None:
         "COELHO_DASH_TIMEOUT_S": "4.5",
         "COELHO_MAP_TILES": "",
         "COELHO_URL_PREDICT_TFD": "http://10.0.0.1:8080/",
+        "COELHO_GRAFANA_URL": "http://127.0.0.1:3000/",
+        "COELHO_ALERTMANAGER_URL": "http://127.0.0.1:9093",
     }
     cfg = DashConfig.from_env(env)
+    assert (cfg.grafana_link, cfg.alertmanager_link) == ("http://127.0.0.1:3000",
+                                                         "http://127.0.0.1:9093")  # fmt: skip
     assert cfg.state_key == b"k" and cfg.redis_url.endswith(":1/2")
     assert cfg.emulator_url == "http://127.0.0.1:8070"
     assert (cfg.mlflow_url, cfg.mlflow_link) == ("http://mlflow:5000", "https://mlflow.example")
@@ -79,3 +83,17 @@ def test_function_url_precedence(tmp_path: Path) -> None:
     assert cfg.function_url("predict-eta") == "http://127.0.0.1:4"
     assert cfg.function_url("learn-tfd") == "http://127.0.0.1:3"
     assert cfg.function_url("predict-tfd") == "http://predict-tfd.ml.svc.cluster.local"
+
+
+def test_the_stack_links_the_servers_it_runs_in_the_services_menu(tmp_path: Path) -> None:
+    from coelho.stack.config import StackConfig
+    from dash_app.components.navbar import service_links
+
+    stack = StackConfig(repo=tmp_path, home=tmp_path)
+    servers = {"redis": "redis://127.0.0.1:1/0", "mlflow": "http://127.0.0.1:5001",
+               "minio-console": "http://127.0.0.1:9001", "prometheus": "http://127.0.0.1:9090",
+               "alertmanager": "http://127.0.0.1:9093"}  # fmt: skip
+    links = dict(service_links(DashConfig.from_env(stack.dash_env(servers, base={}))))
+    shown = [k for k in links if "readiness" not in k]
+    assert shown == ["MLflow", "MinIO console", "Prometheus", "Alertmanager"]
+    assert links["Alertmanager"] == "http://127.0.0.1:9093" and "Grafana" not in links

@@ -121,8 +121,10 @@ def test_home_card_and_navbar() -> None:
     assert "State store unreachable" in text
     cfg = DashConfig(
         mlflow_link="http://m", prometheus_link="http://p", emulator_url="http://e",
-        overrides={"predict-tfd": "http://f"},
+        overrides={"predict-tfd": "http://f"}, grafana_link="http://g",
     )  # fmt: skip
     labels = dict(service_links(cfg))
     assert labels["MLflow"] == "http://m" and labels["Prometheus"] == "http://p"
+    assert labels["Grafana"] == "http://g" and "Alertmanager" not in labels  # not configured
+    assert list(labels)[:3] == ["MLflow", "Prometheus", "Grafana"]
     assert labels["predict-tfd (readiness)"] == "http://f/health/readiness"

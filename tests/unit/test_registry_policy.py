@@ -20,7 +20,7 @@ from tests.unit.test_predict_serving import trained
 def test_promotion_metric_is_the_rolling_headline_when_one_exists() -> None:
     assert promotion_metric("tfd") == ("RollingROCAUC", True)
     assert promotion_metric("eta") == ("RollingMAE", False)
-    assert promotion_metric("ecci") == ("Silhouette", False)
+    assert promotion_metric("ecci") == ("RollingSilhouette", False)
     assert registered_name("eta") == "eta-river"
 
 

@@ -59,15 +59,41 @@ class ModelSpec:
 
 @dataclass(frozen=True)
 class MetricSpec:
-    """A prequential metric: ``build`` returns a fresh River metric; ``help`` explains it.
+    """A prequential metric and everything a reader needs to understand it, kept once here.
+
+    ``build`` returns a fresh River metric; ``None`` marks a counter the model reports itself
+    (``OnlineModel.metric_values``: confusion counts, cluster counts). ``help`` says what the
+    value means for this domain; ``formula``, ``low``/``high`` (None: unbounded), ``best`` and
+    ``docs`` (River's API page) fill the dashboard's ⓘ dialog; ``group`` places its card and
+    ``gauge`` draws it as a gauge over ``low..high`` as well. ``higher_is_better`` is None for
+    a count, which has no better direction.
 
     Domains list them through a function because ``river.metrics`` costs about a second to
     import, which the predict functions' cold start should not pay."""
 
     name: str
-    build: Callable[[], Any]
+    build: Callable[[], Any] | None
     help: str
-    higher_is_better: bool = True
+    higher_is_better: bool | None = True
+    title: str = ""
+    group: str = ""
+    formula: str = ""
+    low: float | None = 0.0
+    high: float | None = 1.0
+    best: float | None = None
+    docs: str = ""
+    gauge: bool = False
+
+    @property
+    def label(self) -> str:
+        return self.title or self.name
+
+    @property
+    def optimum(self) -> float | None:
+        """The best value: ``best``, else the bound the better direction points to."""
+        if self.best is not None or self.higher_is_better is None:
+            return self.best
+        return self.high if self.higher_is_better else self.low
 
 
 @dataclass(frozen=True)
@@ -159,6 +185,15 @@ class Domain:
     # Readable JSON reports of a model's state each snapshot run carries, ``{name: JSON-able}``
     # from the domain's ``OnlineModel`` (coelho.domains.reports).
     reports: Callable[[Any], dict[str, Any]] = no_reports
+    # Values the model reports beside its River metrics (MetricSpec with build=None), the
+    # names of the target's classes (binary: negative, positive), the point field the event
+    # happened at (mapped per cluster) and the form's derived fields (``derive``: a partial
+    # request -> values, by dotted field path, of fields computed from others, e.g. a
+    # distance from coordinates).
+    counters: tuple[MetricSpec, ...] = ()
+    class_names: tuple[str, ...] = ()
+    location: str = ""
+    derive: Callable[[Event], dict[str, Any]] | None = None
 
     def __repr__(self) -> str:
         return f"Domain({self.key!r})"
@@ -171,6 +206,21 @@ class Domain:
         """Like ``validate`` but without id, target and debug fields (a predict request)."""
         needed = tuple(f for f in self.fields if f.role in ("feature", "context"))
         return validate(needed, data)
+
+    def metric_specs(self) -> tuple[MetricSpec, ...]:
+        """Every value the model reports: River metrics, then the model's own counters."""
+        return (*self.metrics(), *self.counters)
+
+    def event_time(self, event: Event) -> datetime | None:
+        """When the event happened, as naive UTC (River's ``utils.TimeRolling`` compares with a
+        naive datetime), from the first top-level timestamp field; None when it has none."""
+        for spec in self.fields:
+            if spec.kind == "timestamp" and isinstance(event.get(spec.name), str):
+                moment = datetime.fromisoformat(event[spec.name])
+                if moment.tzinfo is not None:
+                    moment = moment.astimezone(UTC).replace(tzinfo=None)
+                return moment
+        return None
 
     def label(self, event: Event) -> Any:
         return None if self.target is None else event[self.target]

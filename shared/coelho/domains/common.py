@@ -7,3 +7,11 @@ BROWSERS = ("Chrome", "Safari", "Firefox", "Edge", "Opera", "Other")
 # The Houston metro bounding box of the ETA and ECCI producers.
 LAT_RANGE = (29.5, 30.1)
 LON_RANGE = (-95.8, -95.0)
+
+
+RIVER_DOCS = "https://riverml.xyz/latest/api"
+
+
+def docs(page: str) -> str:
+    """River's API page, e.g. ``docs("metrics/MAE")``."""
+    return f"{RIVER_DOCS}/{page}/"

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from coelho.domains import ecci_metrics
 from coelho.domains.base import (
     Clock,
     Domain,
     Event,
     Features,
     GeneratorOption,
-    MetricSpec,
     ModelSpec,
     ProducerGauge,
     SeededGenerator,
@@ -136,16 +136,6 @@ def _dbstream_seed() -> Any:
         compose.Select(*CATEGORICAL) | OneHot()
     )
     return encode | cluster.DBSTREAM(**DBSTREAM_SEED)
-
-
-def _metrics() -> tuple[MetricSpec, ...]:
-    from river import metrics
-
-    return (
-        MetricSpec("Silhouette", metrics.Silhouette,
-                   "Cohesion vs separation of clusters in feature space (lower is better).",
-                   higher_is_better=False),
-    )  # fmt: skip
 
 
 @dataclass
@@ -317,7 +307,7 @@ DOMAIN = Domain(
         ),
     },
     default_model="dbstream",
-    metrics=_metrics,
+    metrics=ecci_metrics.metrics,
     headline_metric="Silhouette",
     generator=EcciGenerator,
     seed_rate=10.0,
@@ -331,4 +321,6 @@ DOMAIN = Domain(
     table=TABLE,
     sql_templates=SQL_TEMPLATES,
     reports=cluster_reports(),
+    counters=ecci_metrics.COUNTERS,
+    location="location",
 )

@@ -13,6 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from coelho.domains import tfd_metrics
 from coelho.domains.base import (
     Clock,
     Domain,
@@ -20,7 +21,6 @@ from coelho.domains.base import (
     Features,
     GeneratorOption,
     GuardSpec,
-    MetricSpec,
     ModelSpec,
     ProducerGauge,
     SeededGenerator,
@@ -145,32 +145,6 @@ def _arf() -> Any:
         **ARF_PARAMS,
     )
     return imblearn.RandomUnderSampler(arf, desired_dist={0: 0.5, 1: 0.5}, seed=42)
-
-
-def _metrics() -> tuple[MetricSpec, ...]:
-    from river import metrics
-
-    return (
-        # River's default 10 thresholds: the seed's 50 cost 7x more per event (23 vs 3 µs),
-        # and RollingROCAUC below is exact over its window anyway.
-        MetricSpec("ROCAUC", metrics.ROCAUC,
-                   "Probability that a random fraud scores above a random legit transaction."),
-        MetricSpec("RollingROCAUC", lambda: metrics.RollingROCAUC(window_size=5000),
-                   "ROC AUC over the last 5,000 transactions: reacts to drift."),
-        MetricSpec("FBeta", lambda: metrics.FBeta(beta=2.0),
-                   "F2: recall weighted 4x precision, since a missed fraud costs more."),
-        MetricSpec("Precision", metrics.Precision, "Share of flagged transactions that were fraud"),
-        MetricSpec("Recall", metrics.Recall, "Share of frauds that were flagged."),
-        MetricSpec("F1", metrics.F1, "Harmonic mean of precision and recall."),
-        MetricSpec("Accuracy", metrics.Accuracy, "Correct verdicts; misleading at 1 % fraud."),
-        MetricSpec("BalancedAccuracy", metrics.BalancedAccuracy, "Mean recall of both classes."),
-        MetricSpec("MCC", metrics.MCC, "Matthews correlation: -1 to 1, robust to imbalance."),
-        MetricSpec("GeometricMean", metrics.GeometricMean, "Geometric mean of class recalls."),
-        MetricSpec("CohenKappa", metrics.CohenKappa, "Agreement beyond chance."),
-        MetricSpec("Jaccard", metrics.Jaccard, "Overlap of flagged and actual frauds."),
-        MetricSpec("LogLoss", metrics.LogLoss, "Penalty on confident wrong probabilities.",
-                   higher_is_better=False),
-    )  # fmt: skip
 
 
 # The seed producer's command line (its defaults); the producer offers each as an option.
@@ -321,7 +295,7 @@ DOMAIN = Domain(
         ),
     },
     default_model="logreg",
-    metrics=_metrics,
+    metrics=tfd_metrics.metrics,
     headline_metric="ROCAUC",
     generator=TfdGenerator,
     seed_rate=1 / 0.275,
@@ -340,4 +314,6 @@ DOMAIN = Domain(
         prediction_range=(0.0, 1.0), metric="RollingROCAUC", max_drop=0.25, metric_after=5_000
     ),  # fmt: skip
     reports=confusion_reports({0: "legitimate", 1: "fraud"}),
+    counters=tfd_metrics.COUNTERS,
+    class_names=("legit", "fraud"),
 )

@@ -77,12 +77,15 @@ def dash_argv(port: int, python: str = sys.executable) -> list[str]:
     return [python, "-m", "dash_app", "--host", "127.0.0.1", "--port", str(port)]
 
 
-# Stack service name -> the dashboard's environment variable for its address.
+# Stack service name -> the dashboard's environment variable for its address (the navbar's
+# Services menu links each one the stack runs).
 DASH_SERVICE_ENV = {
     "emulator": "COELHO_EMULATOR_URL",
     "prometheus": "COELHO_PROMETHEUS_URL",
     "mlflow": "COELHO_MLFLOW_URL",
     "minio-console": "COELHO_MINIO_CONSOLE_URL",
+    "grafana": "COELHO_GRAFANA_URL",
+    "alertmanager": "COELHO_ALERTMANAGER_URL",
 }
 
 
