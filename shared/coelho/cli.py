@@ -6,6 +6,7 @@ coelho produce DOMAIN --count N          send synthetic events to the stack's Ka
 coelho status [--json]                   addresses and per-domain learning counters
 coelho invoke|models|promote|snapshot    predict and model registry (coelho.cli_models)
 coelho sql|archive                       the lakehouse (coelho.cli_lakehouse)
+coelho train                             batch (scikit-learn) trainings (coelho.cli_batch)
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from coelho import cli_lakehouse, cli_models
+from coelho import cli_batch, cli_lakehouse, cli_models
 from coelho.stack.config import StackConfig
 from coelho.stack.control import NotRunning, detach, down, running_stack
 from coelho.stack.processes import StartupError
@@ -29,6 +30,12 @@ def _domains() -> list[str]:
     from coelho.domains import REGISTRY
 
     return sorted(REGISTRY)
+
+
+def _batch_domains() -> list[str]:
+    from coelho.domains import REGISTRY
+
+    return sorted(k for k, d in REGISTRY.items() if d.batch is not None)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -50,6 +57,7 @@ def parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="machine-readable output")
     cli_models.add_parsers(sub, _domains())
     cli_lakehouse.add_parsers(sub, _domains())
+    cli_batch.add_parsers(sub, _batch_domains())
     return top
 
 
@@ -118,7 +126,7 @@ def cmd_status(config: StackConfig, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"up": cmd_up, "down": cmd_down, "produce": cmd_produce, "status": cmd_status,
-            **cli_models.COMMANDS, **cli_lakehouse.COMMANDS}  # fmt: skip
+            **cli_models.COMMANDS, **cli_lakehouse.COMMANDS, **cli_batch.COMMANDS}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from coelho.domains.batch import BatchSpec
 from coelho.domains.schema import FieldSpec, leaf_fields, validate
 
 Task = Literal["binary", "regression", "clustering"]
@@ -93,6 +94,8 @@ class Domain:
     # and the SQL page's templates, (label, query) over that table registered as ``data``.
     table: str = ""
     sql_templates: tuple[tuple[str, str], ...] = ()
+    # The offline scikit-learn model trained from that table (coelho.batch); None: no batch.
+    batch: BatchSpec | None = None
 
     def __repr__(self) -> str:
         return f"Domain({self.key!r})"

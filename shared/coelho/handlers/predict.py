@@ -4,8 +4,9 @@
 ``{<prediction>, "model": {"source", "version", "updated_at", ...}}``. The model source is
 chosen by the query parameter ``model`` or the header ``X-Coelho-Model`` (the query wins):
 ``live`` (default), ``champion``, ``latest`` or a registered version ``N`` (see
-``coelho.serving``). Errors: 400 naming the bad field, 404 for an unknown version, 503 while no
-model exists or the registry is unreachable.
+``coelho.serving``), or the scikit-learn model: ``batch`` (its champion) or ``batch:N``
+(``coelho.batch.serving``; scikit-learn is imported only then). Errors: 400 naming the bad
+field, 404 for an unknown version, 503 while no model exists or the registry is unreachable.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import redis
 from flask import Request
 
 from coelho import domains
+from coelho.batch.serving import BatchSource
 from coelho.errors import CoelhoError, InvalidEvent
 from coelho.handlers.http import Response, error_response, json_response, route
 from coelho.serving import (
@@ -46,6 +48,7 @@ class PredictService:
         )
         self.live = LiveSource(self.client, self.domain.key, self.settings.state_key)
         self.registry = RegistrySource(self.domain.key, self.settings.state_key)
+        self.batch = BatchSource(self.domain.key, self.settings.state_key)
 
     def warm(self) -> None:
         """Load the live model now (at import), so the first request does not pay for it."""
@@ -71,6 +74,8 @@ class PredictService:
     def source(self, selector: Selector) -> Served:
         if selector.source == "live":
             return self.live.current()
+        if selector.source == "batch":
+            return self.batch.current(selector)
         return self.registry.current(selector)
 
     def predict(self, request: Request) -> Response:
