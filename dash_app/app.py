@@ -25,7 +25,7 @@ from dash_app.components.navbar import navbar
 from dash_app.config import DashConfig
 
 log = logging.getLogger(__name__)
-PAGES = ("home", "tfd", "eta", "ecci", "sql", "not_found_404")
+PAGES = ("home", "tfd", "eta", "ecci", "sql", "batch", "not_found_404")
 VENDOR_PATH = "/vendor/bootstrap"
 
 

@@ -66,6 +66,8 @@ class DashConfig:
     prometheus_url: str | None = None
     prometheus_link: str | None = None
     minio_console_link: str | None = None
+    # The Broker's ingress the Batch ML pages send training requests to (coelho.batch.request).
+    broker_url: str | None = None
     refresh_ms: int = 3000
     timeout_s: float = 10.0
     history_points: int = 600
@@ -104,6 +106,7 @@ class DashConfig:
             prometheus_url=prometheus,
             prometheus_link=_url(env.get("COELHO_PROMETHEUS_LINK")) or prometheus,
             minio_console_link=_url(env.get("COELHO_MINIO_CONSOLE_URL")),
+            broker_url=_url(env.get("COELHO_BROKER_URL")),
             refresh_ms=int(_float(env, "COELHO_DASH_REFRESH_MS", cls.refresh_ms, 500)),
             timeout_s=_float(env, "COELHO_DASH_TIMEOUT_S", cls.timeout_s, 0.1),
             history_points=int(_float(env, "COELHO_DASH_HISTORY_POINTS", 600, 2)),
