@@ -18,12 +18,13 @@ from dash_app.clients import batch
 from dash_app.clients import predict as predict_client
 from dash_app.components import fields, figures
 from dash_app.components.alerts import alert, muted
-from dash_app.components.form_panel import check, random_values
+from dash_app.components.form_panel import check, fill, random_values
 
 
 def card(domain: Domain) -> dbc.Card:
     page = ids.batch_page(domain.key)
     body = fields.form_body(page, domain)
+    fill(body, fields.from_event(domain, domain.generate(seed=None).next_event()))
     choices = [{"label": f"Best run (champion of {domain.key}-batch)", "value": "batch"}]
     choices += [{"label": f"{domain.key}-batch version {v}", "value": f"batch:{v}"}
                 for v in batch.versions(config.get(), domain.key)]  # fmt: skip

@@ -15,7 +15,7 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, callback, dcc, html, no_update
 
-from coelho.batch.metrics import INFO
+from coelho.batch.metrics import INFO, better
 from coelho.domains import get
 from dash_app import config, ids
 from dash_app.clients import batch, mlflow
@@ -118,7 +118,9 @@ def info(cfg: Any, run: batch.Run, best: bool) -> Any:
 def _value(name: str, value: float | None) -> str:
     if value is None:
         return "—"
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.4f}"
+    if not INFO[name].ranked or abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.4f}"
 
 
 def metric_cards(domain: str, metrics: dict[str, float]) -> Any:
@@ -148,13 +150,11 @@ def comparison(data: Any) -> Any:
     rows = []
     for name in data.get("metrics", []):
         b, r = data["batch"].get(name), data["river"].get(name)
-        better = ""
-        if b is not None and r is not None and b != r:
-            better = "batch" if (b > r) == INFO[name].higher_is_better else "River"
+        verdict = {"batch": "batch", "river": "River"}.get(better(name, b, r), "")
         rows.append(html.Tr([html.Td(INFO[name].label, title=INFO[name].help),
                              html.Td(_value(name, b)), html.Td(_value(name, r)),
                              html.Td(_value(name, data.get("baseline", {}).get(name))),
-                             html.Td(better)]))  # fmt: skip
+                             html.Td(verdict)]))  # fmt: skip
     note = (f"River pipeline {data.get('river_model', '?')} replayed in time order over the "
             f"same {data.get('train_rows', '?')} training rows (predict, score, then learn), "
             f"then scored without learning on the same {data.get('holdout_rows', '?')} "

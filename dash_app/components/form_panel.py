@@ -27,7 +27,7 @@ def card(page: str, domain: Domain, event: dict[str, Any] | None = None) -> dbc.
     """The form, pre-filled from ``event`` when given."""
     body = fields.form_body(page, domain)
     if event is not None:
-        _fill(body, fields.from_event(domain, event))
+        fill(body, fields.from_event(domain, event))
     return dbc.Card(
         [
             dbc.CardHeader(
@@ -62,7 +62,7 @@ def card(page: str, domain: Domain, event: dict[str, Any] | None = None) -> dbc.
     )
 
 
-def _fill(node: Any, values: dict[str, Any]) -> None:
+def fill(node: Any, values: dict[str, Any]) -> None:
     """Set the initial ``value`` of every field component below ``node``."""
     cid = getattr(node, "id", None)
     if isinstance(cid, dict) and cid.get("kind") == ids.FIELD and cid["path"] in values:
@@ -70,7 +70,7 @@ def _fill(node: Any, values: dict[str, Any]) -> None:
     children = getattr(node, "children", None)
     for child in children if isinstance(children, list) else [children]:
         if child is not None and not isinstance(child, str | int | float):
-            _fill(child, values)
+            fill(child, values)
 
 
 def random_values(domain: Domain, field_ids: list[dict[str, Any]]) -> list[Any]:

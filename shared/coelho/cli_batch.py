@@ -141,7 +141,7 @@ def _bar(current: dict[str, Any], width: int = 30) -> str:
 
 def report(client: Any, request_id: str, domain: str, state: str) -> int:
     """The end of a training: its message, then metrics and River vs batch when it trained."""
-    from coelho.batch.metrics import INFO
+    from coelho.batch.metrics import INFO, better
     from coelho.batch.status import TrainingStatus, request_state
     from coelho.domains import get
 
@@ -169,7 +169,7 @@ def report(client: Any, request_id: str, domain: str, state: str) -> int:
                 _fmt(batch),
                 _fmt(river),
                 _fmt(comparison.get("baseline", {}).get(name)),
-                _better(name, batch, river),
+                better(name, batch, river),
             ]
         )
     print(f"\nRiver ({comparison.get('river_model', '?')}, replayed over the same training rows) "
@@ -179,16 +179,11 @@ def report(client: Any, request_id: str, domain: str, state: str) -> int:
 
 
 def _fmt(value: Any) -> str:
-    return "—" if value is None else f"{value:.4f}" if abs(value) < 1000 else f"{value:,.0f}"
-
-
-def _better(name: str, batch: float | None, river: float | None) -> str:
-    from coelho.batch.metrics import INFO
-
-    if batch is None or river is None or batch == river:
-        return ""
-    high = INFO[name].higher_is_better
-    return "batch" if (batch > river) == high else "river"
+    if value is None:
+        return "—"
+    if float(value).is_integer() and abs(value) < 1000:
+        return f"{value:.0f}" if abs(value) < 100 else f"{value:,.0f}"
+    return f"{value:.4f}" if abs(value) < 1000 else f"{value:,.0f}"
 
 
 COMMANDS = {"train": cmd_train}

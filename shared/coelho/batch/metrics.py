@@ -25,6 +25,19 @@ class MetricInfo:
     label: str
     help: str
     higher_is_better: bool = True
+    ranked: bool = True  # False: a description (K), not a quality; never "better"
+
+
+def better(name: str, batch: float | None, river: float | None) -> str:
+    """Which model the metric favours ("batch", "river" or "" for a tie or no verdict).
+
+    >>> better("mae", 10.0, 12.0), better("n_clusters", 3.0, 4.0)
+    ('batch', '')
+    """
+    info = INFO[name]
+    if batch is None or river is None or batch == river or not info.ranked:
+        return ""
+    return "batch" if (batch > river) == info.higher_is_better else "river"
 
 
 INFO: dict[str, MetricInfo] = {
@@ -81,7 +94,7 @@ INFO: dict[str, MetricInfo] = {
         False,
     ),  # fmt: skip
     "inertia": MetricInfo("Inertia", "Sum of squared distances to the nearest centre.", False),
-    "n_clusters": MetricInfo("Clusters", "K chosen by the search."),
+    "n_clusters": MetricInfo("Clusters", "K chosen by the search.", ranked=False),
 }
 
 BINARY = ("recall", "precision", "f1", "f2", "accuracy", "balanced_accuracy", "mcc",

@@ -150,7 +150,8 @@ def log_training(
             mlflow.end_run(status="KILLED" if isinstance(exc, Stopped) else "FAILED")
             raise
         version_tags = {**tags, f"{TAG}metrics": json.dumps(metrics, sort_keys=True),
-                        f"{TAG}rows": str(params.get("rows", "")), HMAC_TAG: mac}  # fmt: skip
+                        f"{TAG}train_rows": str(params.get("train_rows", "")),
+                        HMAC_TAG: mac}  # fmt: skip
         mv = mlflow.register_model(info.model_uri, registered_name(domain.key), tags=version_tags)
         mlflow.end_run(status="FINISHED")
     champion = promote_best(domain.key, uri)

@@ -110,7 +110,7 @@ def load(domain: str, version: int, key: bytes) -> Served:
     except (MlflowException, OSError) as exc:
         raise ModelNotReady(f"cannot load {what}: {exc}") from None
     threadpool_limits(limits=1, user_api="openmp")
-    rows = int((mv.tags or {}).get(f"{TAG}rows") or 0)
+    rows = int((mv.tags or {}).get(f"{TAG}train_rows") or 0)
     extra = {"registered_model": name, "run_id": mv.run_id}
     model = BatchModel(domain, pipeline, rows)
     return Served(model, "batch", int(mv.version), mv.creation_timestamp / 1000, extra)
