@@ -82,6 +82,7 @@ def test_rendered_kustomization(folder: Path, schemas: Path, kubectl: str) -> No
 def test_what_make_deploy_applies(schemas: Path, kubectl: str, deploy: ModuleType) -> None:
     """deploy.render with a tag for every Service: the overlay plus eventing/, all valid."""
     names = set(manifests.knative_services(manifests.kustomize(RENDERS[1])))
+    names |= set(manifests.job_sinks(manifests.file_docs(manifests.EVENTING / "500-train.yaml")))
     docs, skipped = deploy.render({name: "0123456789ab" for name in names})
     assert skipped == []
     rendered = [manifests.Doc("k3d/deploy.py render", i, d) for i, d in enumerate(docs)]
@@ -89,12 +90,14 @@ def test_what_make_deploy_applies(schemas: Path, kubectl: str, deploy: ModuleTyp
     images = [c["image"] for c in manifests_containers(rendered)]
     assert images and all(i.endswith(":0123456789ab") for i in images), images
     kinds = {d.kind for d in rendered}
-    assert {"Broker", "Trigger", "KafkaSource", "Service", "PodMonitor"} <= kinds
+    assert {"Broker", "Trigger", "KafkaSource", "Service", "PodMonitor", "JobSink"} <= kinds
 
 
 def manifests_containers(docs: list[manifests.Doc]) -> list[dict[str, str]]:
-    return [c for d in docs if d.kind == "Service" and d.api_version.startswith("serving.")
-            for c in manifests.containers(d)]  # fmt: skip
+    services = [c for d in docs if d.kind == "Service" and d.api_version.startswith("serving.")
+                for c in manifests.containers(d)]  # fmt: skip
+    jobs = [c for d in docs if d.kind == "JobSink" for c in manifests.job_pod(d)["containers"]]
+    return services + jobs
 
 
 def test_a_schema_violation_is_reported(schemas: Path) -> None:
