@@ -125,7 +125,9 @@ def poll(_n: int | None, domain: str, request_id: str | None) -> tuple[Any, ...]
     cfg = config.get()
     current = batch.status(cfg, domain)
     feedback: Any = no_update
-    if request_id:
+    if request_id and isinstance(current, dict) and current.get("request_id") == request_id:
+        feedback = None  # the job took the request: the progress bar tells the rest
+    elif request_id:
         record = batch.request_record(cfg, request_id)
         if isinstance(record, dict) and record.get("state") in ("refused", "failed"):
             if current.get("request_id") != request_id if isinstance(current, dict) else True:

@@ -1,4 +1,9 @@
-"""``make bench``: run every benchmark, print a table, write ``.coelho/bench.json``."""
+"""``make bench``: run every benchmark, print a table, write ``.coelho/bench.json``.
+
+``COELHO_BENCH_SECTIONS`` (comma-separated, default all: ``learn,models,predict,lakehouse,
+batch``) runs only some sections; their results replace the same keys of an existing
+bench.json and the rest of it is kept.
+"""
 
 from __future__ import annotations
 
@@ -36,31 +41,57 @@ def table(learn: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
+SECTIONS = ("learn", "models", "predict", "lakehouse", "batch")
+
+
+def sections() -> list[str]:
+    raw = os.environ.get("COELHO_BENCH_SECTIONS", ",".join(SECTIONS))
+    chosen = [s.strip() for s in raw.split(",") if s.strip()]
+    unknown = sorted(set(chosen) - set(SECTIONS))
+    if unknown:
+        raise SystemExit(f"COELHO_BENCH_SECTIONS: unknown {unknown}; choose from {SECTIONS}")
+    return chosen
+
+
 def main() -> int:
+    chosen = sections()
     n = int(os.environ.get("COELHO_BENCH_EVENTS", "4000"))
     repeats = int(os.environ.get("COELHO_BENCH_REPEATS", "3"))
     model_events = int(os.environ.get("COELHO_BENCH_MODEL_EVENTS", "5000"))
-    print(f"model choice: {model_events} events per pipeline", file=sys.stderr)
-    choice = models.compare(model_events)
-    print(f"learn path: {n} events per domain, median of {repeats} runs", file=sys.stderr)
-    results: dict[str, Any] = {"machine": machine(), "learn": run_learn_bench(n, repeats),
-                               "models": choice}  # fmt: skip
-    try:
+    previous = json.loads(OUT.read_text()) if OUT.exists() else {}
+    results: dict[str, Any] = {"machine": machine(), "sections": chosen}
+    if "models" in chosen:
+        print(f"model choice: {model_events} events per pipeline", file=sys.stderr)
+        results["models"] = models.compare(model_events)
+    if "learn" in chosen:
+        print(f"learn path: {n} events per domain, median of {repeats} runs", file=sys.stderr)
+        results["learn"] = run_learn_bench(n, repeats)
+    if "predict" in chosen:
         from tests.bench.predict import run_predict_bench
-    except ImportError:
-        pass
-    else:
+
         results.update(run_predict_bench())
-    print("lakehouse: archive and SQL", file=sys.stderr)
-    results.update(lakehouse.run_lakehouse_bench())
+    if "lakehouse" in chosen:
+        print("lakehouse: archive and SQL", file=sys.stderr)
+        results.update(lakehouse.run_lakehouse_bench())
+    if "batch" in chosen:
+        from tests.bench.batch import run_batch_bench
+
+        results.update(run_batch_bench())
     OUT.parent.mkdir(parents=True, exist_ok=True)
-    OUT.write_text(json.dumps(results, indent=2))
+    OUT.write_text(json.dumps({**previous, **results}, indent=2))
     print(f"\nMachine: {results['machine']}\n")
-    print(table(results["learn"]))
-    print()
-    print(models.table(choice))
-    print()
-    print(lakehouse.table(results))
+    if "learn" in results:
+        print(table(results["learn"]))
+        print()
+    if "models" in results:
+        print(models.table(results["models"]))
+        print()
+    if "archive" in results:
+        print(lakehouse.table(results))
+    if "batch" in results:
+        from tests.bench.batch import table as batch_table
+
+        print("\n" + batch_table(results))
     for key in ("predict", "cold_start_ms"):
         if key in results:
             print(f"\n{key}: {json.dumps(results[key])}")
