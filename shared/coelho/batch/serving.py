@@ -13,6 +13,7 @@ threads would compete with the request threads.
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -86,6 +87,10 @@ def load(domain: str, version: int, key: bytes) -> Served:
     import tempfile
     from pathlib import Path
 
+    # One OpenMP thread for every request thread: libgomp reads OMP_NUM_THREADS once, when
+    # scikit-learn first loads it (here, on the first batch request), while threadpoolctl's
+    # limit below only binds the thread that sets it.
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     import skops.io
     from mlflow.exceptions import MlflowException
     from threadpoolctl import threadpool_limits
