@@ -302,3 +302,29 @@ def test_a_second_training_is_refused_and_stop_registers_nothing(
     now = status.outcomes()
     assert now.get("stopped", 0) == counts.get("stopped", 0) + 1
     assert now.get("refused", 0) == counts.get("refused", 0) + 1
+
+
+def test_metrics_export_the_training_outcomes(trained: dict[str, Any]) -> None:
+    """What the snapshot function's /metrics shows of the trainings (coelho.batch.telemetry)."""
+    from prometheus_client import CollectorRegistry, generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from coelho.batch.telemetry import BatchCollector
+
+    lake = trained["lake"]
+    registry = CollectorRegistry()
+    registry.register(BatchCollector(lake.client))
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(generate_latest(registry).decode())
+               for s in family.samples}  # fmt: skip
+    for key in ROWS:
+        counts = TrainingStatus(lake.client, key).outcomes()
+        assert counts.get("done", 0) >= 1
+        for outcome in ("done", "failed", "stopped", "refused"):
+            labels = (("domain", key), ("outcome", outcome))
+            assert samples[("coelho_batch_trainings_total", labels)] == counts.get(outcome, 0)
+        assert samples[("coelho_batch_training_active", (("domain", key),))] == 0.0
+        finished = TrainingStatus(lake.client, key).read()["finished_at"]
+        if TrainingStatus(lake.client, key).read()["state"] == "done":
+            stamp = samples[("coelho_batch_last_success_timestamp_seconds", (("domain", key),))]
+            assert stamp == pytest.approx(finished)
