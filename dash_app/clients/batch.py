@@ -16,10 +16,10 @@ from typing import Any
 import redis
 import requests
 
-from coelho.batch.request import BrokerUnavailable, TrainRequest, submit
+from coelho.batch.request import TrainRequest, submit
 from coelho.batch.status import TrainingStatus, request_state
 from coelho.domains import get
-from coelho.errors import CoelhoError
+from coelho.errors import BrokerUnavailable, CoelhoError
 from dash_app.clients import mlflow
 from dash_app.clients.http import json_body, session
 from dash_app.clients.problem import Problem

@@ -57,9 +57,9 @@ def broker_url(config: StackConfig) -> str:
 
 
 def cmd_train(config: StackConfig, args: argparse.Namespace) -> int:
-    from coelho.batch.request import BrokerUnavailable, TrainRequest, submit
+    from coelho.batch.request import TrainRequest, submit
     from coelho.batch.status import TrainingStatus
-    from coelho.errors import CoelhoError
+    from coelho.errors import BrokerUnavailable, CoelhoError
 
     client = _redis(config)
     status = TrainingStatus(client, args.domain)

@@ -6,10 +6,10 @@ CoelhoError
 ├── QueryRefused        400  SQL that is not one SELECT, or hit a lakehouse query limit
 ├── UnknownDomain       404  no domain of that name in the registry
 ├── TableNotFound       404  no lakehouse table of that name, or it holds no data yet
-├── TrainingRefused     409  a batch training of the domain is already running
 ├── NotEnoughData       422  the table cannot train and judge a batch model (says why)
 ├── StateTampered       500  a state blob failed its HMAC check and was not unpickled
-└── ModelNotReady       503  no model state exists yet for the domain
+├── ModelNotReady       503  no model state exists yet for the domain
+└── BrokerUnavailable   503  the Broker did not accept a training request (down, or an error)
 """
 
 from __future__ import annotations
@@ -56,10 +56,6 @@ class TableNotFound(CoelhoError):
     status = 404
 
 
-class TrainingRefused(CoelhoError):
-    status = 409
-
-
 class NotEnoughData(CoelhoError):
     status = 422
 
@@ -69,4 +65,10 @@ class StateTampered(CoelhoError):
 
 
 class ModelNotReady(CoelhoError):
+    status = 503
+
+
+class BrokerUnavailable(CoelhoError):
+    """The Broker did not accept a training request (down, or answered an error)."""
+
     status = 503

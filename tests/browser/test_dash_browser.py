@@ -26,7 +26,8 @@ from tests.browser.conftest import REPO, LiveStack
 from tests.browser.dom import wait_until
 
 DOMAINS = ("tfd", "eta", "ecci")
-PAGES = {"/": ids.HOME_CARDS, **{f"/{d}": ids.part(d, ids.TRAINING_STATUS) for d in DOMAINS}}
+PAGES = {"/": ids.HOME_CARDS, **{f"/{d}": ids.part(d, ids.TRAINING_STATUS) for d in DOMAINS},
+         **{f"/{d}/batch": ids.BATCH_TRAIN for d in DOMAINS}}  # fmt: skip
 
 
 def _open(driver: Any, stack: LiveStack, page: str) -> None:

@@ -21,16 +21,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from coelho import domains
-from coelho.errors import CoelhoError, InvalidEvent
+from coelho.errors import BrokerUnavailable, InvalidEvent
 
 EVENT_TYPE = "coelho.batch.train.requested"
 SOURCES = ("coelho.cli", "coelho.dash", "coelho.test")
-
-
-class BrokerUnavailable(CoelhoError):
-    """The Broker did not accept the request (down, or answered an error)."""
-
-    status = 503
 
 
 @dataclass(frozen=True)
