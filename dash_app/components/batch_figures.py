@@ -173,8 +173,9 @@ def residuals(d: dict[str, Any]) -> go.Figure:
     centres = [(a + b) / 2 for a, b in zip(d["edges"], d["edges"][1:], strict=False)]
     fig.add_trace(go.Bar(y=centres, x=d["histogram"], orientation="h", name="histogram",
                          xaxis="x2", opacity=0.3))  # fmt: skip
-    return _layout(fig, "predicted", "actual - predicted",
-                   xaxis2={"overlaying": "x", "side": "top", "showgrid": False})  # fmt: skip
+    # The histogram in its own strip on the right, sharing the residual axis with the scatter.
+    return _layout(fig, "predicted", "actual - predicted", xaxis={"domain": [0, 0.76]},
+                   xaxis2={"domain": [0.8, 1], "title": "count", "showgrid": False})  # fmt: skip
 
 
 def k_search(d: dict[str, Any]) -> go.Figure:
