@@ -44,7 +44,8 @@ def card(domain: Domain) -> dbc.Card:
             html.Div(id=ids.part(page, ids.BATCH_FORM_ALERT)),
             body,
             html.Hr(),
-            dcc.Loading(html.Div(muted("Fill the form and press Predict."), id=ids.BATCH_RESULT),
+            dcc.Loading(html.Div(muted("Fill the form and press Predict."),
+                                 id=ids.part(page, ids.BATCH_RESULT)),
                         type="circle", delay_show=300),
         ]),
     ], className="mb-3")  # fmt: skip
@@ -63,7 +64,8 @@ def randomize(_n: int | None, field_ids: list[dict[str, Any]]) -> list[Any]:
 
 
 @callback(
-    Output(ids.BATCH_RESULT, "children"),
+    # Every Output of a MATCH callback carries the same MATCH key (Dash rejects it otherwise).
+    Output(ids.part(MATCH, ids.BATCH_RESULT), "children"),
     Output(ids.part(MATCH, ids.BATCH_FORM_ALERT), "children"),
     Input(ids.part(MATCH, ids.BATCH_PREDICT), "n_clicks"),
     State(ids.field(MATCH, ALL), "value"),

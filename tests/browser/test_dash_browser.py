@@ -342,9 +342,17 @@ def test_brw009_batch_page_trains_shows_progress_metrics_and_figures(
     assert bar.get_attribute("aria-valuenow") == "100"
     wait_until(lambda: "★" in dom.text(driver, ids.BATCH_RUN), timeout=60,
                what="the new run, starred as the best")  # fmt: skip
-    cards = wait_until(lambda: driver.find_elements("css selector", ".coelho-batch-metric"),
-                       timeout=60, what="the metric cards")  # fmt: skip
-    assert all(c.text not in ("", "—") for c in cards[:4]), [c.text for c in cards]
+
+    def card_values() -> list[str] | None:
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        try:  # the cards are redrawn when the run list refreshes
+            found = [c.text for c in driver.find_elements("css selector", ".coelho-batch-metric")]
+        except StaleElementReferenceException:
+            return None
+        return found if found and all(v not in ("", "—") for v in found[:4]) else None
+
+    wait_until(card_values, timeout=60, what="the metric cards with values")
     assert "R²" in dom.text(driver, ids.BATCH_METRICS)
     compare = wait_until(lambda: dom.text(driver, ids.BATCH_COMPARE) or None, timeout=30,
                          what="River vs batch")  # fmt: skip
@@ -354,6 +362,14 @@ def test_brw009_batch_page_trains_shows_progress_metrics_and_figures(
         timeout=60, what="diagnostic figures with data",
     )  # fmt: skip
     assert len(points) >= 2, points
+    # A batch prediction from the page's own form, answered by the new version.
+    dom.click(driver, ids.part(ids.batch_page("eta"), ids.BATCH_PREDICT))
+    result = ids.part(ids.batch_page("eta"), ids.BATCH_RESULT)
+    answered = wait_until(lambda: "Fill the form" not in (t := dom.text(driver, result))
+                          and t.strip(), timeout=90, what="the batch prediction")  # fmt: skip
+    driver.save_screenshot(str(screenshots / "eta-batch-predict.png"))
+    assert "answered by eta-batch version" in answered, answered
+    assert "HistGradientBoostingRegressor" in answered, answered
     assert dom.console_errors(driver) == []
     driver.execute_script("window.scrollTo(0, 0)")
     driver.save_screenshot(str(screenshots / "eta-batch.png"))
