@@ -23,6 +23,21 @@ from tests.helpers import rewrite_manifests
 from tests.integration.test_batch_training import Lake, archive, seeded
 
 
+def start_emulator(tmp_path: Path, env: dict[str, str]) -> tuple[Emulator, str]:
+    """The emulator on the committed eventing/ YAML with the trainer as the JobSink's command;
+    (it, the Broker's ingress URL)."""
+    manifests = rewrite_manifests(tmp_path / "eventing", group_suffix="batch", only_sources=set(),
+                                  jobs=True)  # fmt: skip
+    command = JobCommand((sys.executable, "functions/train/main.py"), str(REPO), env,
+                         str(tmp_path / "jobs"))  # fmt: skip
+    # Nothing but the training request flows here: the other Triggers' Services never answer.
+    text = (manifests / "eventing.yaml").read_text()
+    services = {name: "http://127.0.0.1:9/" for name in re.findall(r"name: ([a-z0-9-]+)", text)}
+    emulator = Emulator(manifests, "127.0.0.1:9", services, jobs={"train": command}).start()
+    assert emulator.control is not None
+    return emulator, f"http://127.0.0.1:{emulator.control.port}/coelho/coelho"
+
+
 def test_coelho_train_wait_runs_the_job_through_broker_trigger_and_job_sink(
     s3_server: Any, redis_url: str, mlflow_server: str, tmp_path: Path
 ) -> None:
@@ -32,17 +47,8 @@ def test_coelho_train_wait_runs_the_job_through_broker_trigger_and_job_sink(
     lake = Lake(s3_server, redis_url, 6)
     archive(lake.client, lake.storage, "ecci", seeded("ecci", 1200))
     env = {**lake.env, "MLFLOW_TRACKING_URI": mlflow_server, "COELHO_HOME": str(tmp_path)}
-    manifests = rewrite_manifests(tmp_path / "eventing", group_suffix="batch", only_sources=set(),
-                                  jobs=True)  # fmt: skip
-    command = JobCommand((sys.executable, "functions/train/main.py"), str(REPO), env,
-                         str(tmp_path / "jobs"))  # fmt: skip
-    # Nothing but the training request flows here: the other Triggers' Services never answer.
-    text = (manifests / "eventing.yaml").read_text()
-    services = {name: "http://127.0.0.1:9/" for name in re.findall(r"name: ([a-z0-9-]+)", text)}
-    emulator = Emulator(manifests, "127.0.0.1:9", services, jobs={"train": command}).start()
+    emulator, broker = start_emulator(tmp_path, env)
     try:
-        assert emulator.control is not None
-        broker = f"http://127.0.0.1:{emulator.control.port}/coelho/coelho"
         cli = subprocess.run(
             [sys.executable, "-m", "coelho.cli", "train", "ecci", "--max-rows", "1000", "--wait"],
             env={**os.environ, **env, "COELHO_BROKER_URL": broker}, capture_output=True,
@@ -64,3 +70,36 @@ def test_coelho_train_wait_runs_the_job_through_broker_trigger_and_job_sink(
         emulator.stop()
     (log,) = (tmp_path / "jobs").glob("*/log")
     assert "k_search" in log.read_text()
+
+
+def test_sigterm_stops_the_job_and_registers_nothing(
+    s3_server: Any, redis_url: str, mlflow_server: str, tmp_path: Path
+) -> None:
+    """The emulator stopping (as a Job deleted or past its deadline) sends the trainer SIGTERM:
+    it stops at its next step, records `stopped`, and no version carries its request."""
+    from mlflow import MlflowClient
+
+    from coelho.batch.request import TrainRequest, submit
+    from coelho.batch.status import TrainingStatus, request_state
+
+    lake = Lake(s3_server, redis_url, 7)
+    archive(lake.client, lake.storage, "ecci", seeded("ecci", 1200))
+    env = {**lake.env, "MLFLOW_TRACKING_URI": mlflow_server}
+    emulator, broker = start_emulator(tmp_path, env)
+    request = TrainRequest.new("ecci", source="coelho.test")
+    try:
+        submit(lake.client, broker, request)
+        status = TrainingStatus(lake.client, "ecci")
+        deadline = time.monotonic() + 120
+        while (current := status.read()).get("request_id") != request.request_id or current.get(
+            "stage"
+        ) not in ("k_search", "evaluating"):
+            assert time.monotonic() < deadline, current
+            time.sleep(0.05)
+    finally:
+        emulator.stop(grace=60)
+    state = request_state(lake.client, request.request_id)
+    assert state["state"] == "stopped", state
+    assert "nothing was registered" in state["message"]
+    versions = MlflowClient(mlflow_server).search_model_versions("name='ecci-batch'")
+    assert all(v.tags.get("coelho.request_id") != request.request_id for v in versions)
