@@ -327,3 +327,20 @@ def test_kafka_sources_match_the_k3d_kafka(eventing_docs: list[Doc], k3d_docs: l
     ref = broker.body["spec"]["config"]
     assert (ref["name"], ref["namespace"]) == ("kafka-broker-config", "knative-eventing")
     assert broker.body["metadata"]["annotations"]["eventing.knative.dev/broker.class"] == "Kafka"
+
+
+def test_the_training_trigger_retries_and_dead_letters(eventing_docs: list[Doc]) -> None:
+    """The Trigger to the trainer's JobSink: its type only, retries with back-off, a timeout,
+    and a dead-letter sink, so a request the job-sink cannot take is kept with its reason."""
+    triggers = [
+        d
+        for d in eventing_docs
+        if d.kind == "Trigger"
+        and d.body["spec"]["subscriber"].get("ref", {}).get("kind") == "JobSink"
+    ]
+    assert [t.name for t in triggers] == ["train"]
+    spec = triggers[0].body["spec"]
+    assert spec["filters"] == [{"exact": {"type": "coelho.batch.train.requested"}}]
+    delivery = spec["delivery"]
+    assert delivery["retry"] >= 1 and delivery["backoffPolicy"] == "exponential"
+    assert delivery["timeout"] and delivery["deadLetterSink"]["ref"]["name"] == "dead-letters"
