@@ -27,7 +27,7 @@ from dash_app.config import DashConfig
 
 log = logging.getLogger(__name__)
 # Each registered domain has its page module, named by its key (pages/<key>.py).
-PAGES = ("home", *REGISTRY, "sql", "not_found_404")
+PAGES = ("home", *REGISTRY, "sql", "batch", "not_found_404")
 VENDOR_PATH = "/vendor/bootstrap"
 
 

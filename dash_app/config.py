@@ -69,6 +69,8 @@ class DashConfig:
     minio_console_link: str | None = None
     grafana_link: str | None = None
     alertmanager_link: str | None = None
+    # The Broker's ingress the Batch ML pages send training requests to (coelho.batch.request).
+    broker_url: str | None = None
     refresh_ms: int = 3000
     timeout_s: float = 10.0
     history_points: int = 600
@@ -109,6 +111,7 @@ class DashConfig:
             minio_console_link=_url(env.get("COELHO_MINIO_CONSOLE_URL")),
             grafana_link=_url(env.get("COELHO_GRAFANA_URL")),
             alertmanager_link=_url(env.get("COELHO_ALERTMANAGER_URL")),
+            broker_url=_url(env.get("COELHO_BROKER_URL")),
             refresh_ms=int(_float(env, "COELHO_DASH_REFRESH_MS", cls.refresh_ms, 500)),
             timeout_s=_float(env, "COELHO_DASH_TIMEOUT_S", cls.timeout_s, 0.1),
             history_points=int(_float(env, "COELHO_DASH_HISTORY_POINTS", 600, 2)),

@@ -29,6 +29,33 @@ SQL_TABLE = "sql-table"
 SQL_RESULT = "sql-result"
 SQL_COUNTER = "sql-counter"
 
+# The Batch ML page (one page, /<domain>/batch; only one is shown at a time).
+BATCH_DOMAIN = "batch-domain"
+BATCH_MODE = "batch-mode"
+BATCH_ROWS = "batch-rows"
+BATCH_PERCENT = "batch-percent"
+BATCH_TRAIN = "batch-train"
+BATCH_STOP = "batch-stop"
+BATCH_FEEDBACK = "batch-feedback"
+BATCH_REQUEST = "batch-request"
+BATCH_PROGRESS = "batch-progress"
+BATCH_STAGE = "batch-stage"
+BATCH_KLOG = "batch-klog"
+BATCH_INTERVAL = "batch-interval"
+BATCH_RUNS_INTERVAL = "batch-runs-interval"
+BATCH_RUN = "batch-run"
+BATCH_LAST = "batch-last"
+BATCH_RUN_INFO = "batch-run-info"
+BATCH_METRICS = "batch-metrics"
+BATCH_COMPARE = "batch-compare"
+BATCH_DIAGNOSTICS = "batch-diagnostics"
+BATCH_MODEL = "batch-model"
+BATCH_RESULT = "batch-result"
+# Kinds of the Batch ML page's form (its fields are ``field("batch-<domain>", path)``).
+BATCH_RANDOMIZE = "batch-randomize"
+BATCH_PREDICT = "batch-predict"
+BATCH_FORM_ALERT = "batch-form-alert"
+
 # Kinds of the shared domain-page parts.
 INTERVAL = "interval"
 FIELD = "field"
@@ -89,6 +116,11 @@ def panel_figure(page: str, name: Any) -> dict[str, Any]:
 def page_id(page: str, name: str) -> str:
     """Plain id of a component only one page has: ``page_id("tfd", "gauge") == "tfd-gauge"``."""
     return f"{page}-{name}"
+
+
+def batch_page(domain: str) -> str:
+    """The page key of a domain's Batch ML form (its field ids never meet the live page's)."""
+    return f"batch-{domain}"
 
 
 def help_id(page: str, name: str) -> str:

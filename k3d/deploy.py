@@ -220,13 +220,21 @@ def eventing_docs(folder: Path = EVENTING) -> list[dict[str, Any]]:
 
 
 def render(
-    tags: dict[str, str], overlay: Path = OVERLAY, kubectl: str = "kubectl"
+    tags: dict[str, str],
+    overlay: Path = OVERLAY,
+    kubectl: str = "kubectl",
+    registry: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[str]]:
-    """(documents to apply, names of Services left out because no image was built).
+    """(documents to apply, names of Services and JobSinks left out because no image was built).
 
     Each Knative Service's image keeps the repository the overlay gives it and gets the tag
-    of the image just built for it.
+    of the image just built for it. A JobSink (eventing/, read by the local emulator too, so
+    outside the overlay) gets ``<registry>/coelho/<function>:<tag>`` for its ``coelho/<function>``
+    placeholder; without that image it is left out, with the Triggers that deliver to it.
     """
+    if registry is None:
+        versions = load_versions()
+        registry = f"{versions['REGISTRY_NAME']}:{versions['REGISTRY_PORT']}"
     docs, skipped = [], []
     for doc in kustomize(overlay, kubectl):
         if doc.get("kind") == "Deployment" and _is_ours(doc):  # the producers
@@ -247,7 +255,28 @@ def render(
             repository = container["image"].rsplit(":", 1)[0]
             container["image"] = f"{repository}:{tags[name]}"
         docs.append(doc)
-    return docs + eventing_docs(), skipped
+    events, left_out = [], set()
+    for doc in eventing_docs():
+        if doc.get("kind") == "JobSink":
+            pod = doc["spec"]["job"]["spec"]["template"]["spec"]
+            images = [c["image"].removeprefix("coelho/") for c in pod["containers"]]
+            if not all(image in tags for image in images):
+                skipped.append(doc["metadata"]["name"])
+                left_out.add(doc["metadata"]["name"])
+                continue
+            for container, image in zip(pod["containers"], images, strict=True):
+                container["image"] = f"{registry}/coelho/{image}:{tags[image]}"
+        events.append(doc)
+    events = [d for d in events if _subscriber(d) not in left_out]
+    return docs + events, skipped
+
+
+def _subscriber(doc: dict[str, Any]) -> str | None:
+    """The JobSink a Trigger delivers to, if any."""
+    ref = ((doc.get("spec") or {}).get("subscriber") or {}).get("ref") or {}
+    return (
+        ref.get("name") if doc.get("kind") == "Trigger" and ref.get("kind") == "JobSink" else None
+    )
 
 
 def _is_ours(doc: dict[str, Any]) -> bool:

@@ -36,17 +36,22 @@ def rewrite_manifests(
     group_suffix: str,
     topics: Mapping[str, str] | None = None,
     only_sources: set[str] | None = None,
+    jobs: bool = False,
 ) -> Path:
     """The project's ``eventing/`` YAML, rewritten for an isolated run.
 
     Consumer groups get ``group_suffix`` (a fresh group starts at ``initialOffset``), topics are
     renamed by ``topics`` (old -> new), KafkaSources not in ``only_sources`` and PingSources are
-    dropped. Routing (Broker, Triggers, filters, delivery) stays exactly as committed.
+    dropped, and so are JobSinks and the Triggers to them unless ``jobs`` (the emulator then
+    needs a jobs map). Routing (Broker, Triggers, filters, delivery) stays exactly as committed.
     """
     docs = []
     for path in sorted((REPO / "eventing").glob("*.yaml")):
         for doc in yaml.safe_load_all(path.read_text()):
             if not doc or doc["kind"] == "PingSource":
+                continue
+            subscriber = ((doc.get("spec") or {}).get("subscriber") or {}).get("ref") or {}
+            if not jobs and "JobSink" in (doc["kind"], subscriber.get("kind")):
                 continue
             if doc["kind"] == "KafkaSource":
                 if only_sources is not None and doc["metadata"]["name"] not in only_sources:

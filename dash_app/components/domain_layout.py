@@ -16,6 +16,7 @@ from dash_app import config, ids
 from dash_app.clients import state
 from dash_app.clients.problem import Problem
 from dash_app.components import form_panel, metrics_panel, model_panel, training_panel
+from dash_app.components.domain_tabs import tabs
 
 __all__ = ["form_panel", "metrics_panel", "model_panel", "page", "training_panel"]
 
@@ -73,6 +74,7 @@ def page(
     return html.Div(
         [
             banner(domain),
+            tabs(domain, "incremental"),
             dbc.Row([dbc.Col(left, lg=5), dbc.Col(right, lg=7)]),
             dcc.Store(id=ids.part(key, ids.RESULT_STORE)),
             dcc.Interval(id=ids.part(key, ids.INTERVAL), interval=cfg.refresh_ms),

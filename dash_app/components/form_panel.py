@@ -33,7 +33,7 @@ def card(page: str, domain: Domain, event: dict[str, Any] | None = None) -> dbc.
         values = fields.from_event(domain, event)
         if domain.derive is not None:  # the form shows what it will recompute, from the start
             values.update(domain.derive(event))
-        _fill(body, values)
+        fill(body, values)
     points = []
     if fields.point_paths(domain):
         points.append(
@@ -81,7 +81,7 @@ def card(page: str, domain: Domain, event: dict[str, Any] | None = None) -> dbc.
     )
 
 
-def _fill(node: Any, values: dict[str, Any]) -> None:
+def fill(node: Any, values: dict[str, Any]) -> None:
     """Set the initial ``value`` of every field component below ``node``."""
     cid = getattr(node, "id", None)
     if isinstance(cid, dict) and cid.get("kind") == ids.FIELD and cid["path"] in values:
@@ -91,7 +91,7 @@ def _fill(node: Any, values: dict[str, Any]) -> None:
     children = getattr(node, "children", None)
     for child in children if isinstance(children, list) else [children]:
         if child is not None and not isinstance(child, str | int | float):
-            _fill(child, values)
+            fill(child, values)
 
 
 def random_values(domain: Domain, field_ids: list[dict[str, Any]]) -> list[Any]:

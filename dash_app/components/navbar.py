@@ -1,4 +1,4 @@
-"""The navbar: the three applications and a Services menu with the stack's URLs."""
+"""The navbar: the three applications, their Batch ML and SQL pages, and the stack's URLs."""
 
 from __future__ import annotations
 
@@ -45,6 +45,13 @@ def navbar(cfg: DashConfig) -> dbc.Navbar:
         nav=True,
         align_end=True,
     )
+    batch = dbc.DropdownMenu(
+        [dbc.DropdownMenuItem(d.title, href=f"/{d.key}/batch") for d in REGISTRY.values()
+         if d.batch is not None],
+        label="Batch ML",
+        nav=True,
+        align_end=True,
+    )  # fmt: skip
     links = service_links(cfg)
     services = dbc.DropdownMenu(
         [
@@ -60,7 +67,7 @@ def navbar(cfg: DashConfig) -> dbc.Navbar:
         dbc.Container(
             [
                 dbc.NavbarBrand(html.Span(["COELHO ", html.Small("RealTime")]), href="/"),
-                dbc.Nav([*apps, sql, services], navbar=True, className="ms-auto"),
+                dbc.Nav([*apps, batch, sql, services], navbar=True, className="ms-auto"),
             ],
             fluid=True,
         ),

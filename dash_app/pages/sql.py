@@ -20,6 +20,7 @@ from dash_app import config, ids
 from dash_app.clients.problem import Problem
 from dash_app.clients.query import run_sql
 from dash_app.components.alerts import alert, muted
+from dash_app.components.domain_tabs import tabs
 
 PAGE_SIZE = 20
 
@@ -65,6 +66,7 @@ def layout(domain: str | None = None, **kwargs: Any) -> html.Div:
         dcc.Store(id=ids.SQL_DOMAIN, data=spec.key),
         dcc.Store(id=ids.SQL_RESULT),
         html.H3(f"{spec.title} · Delta Lake SQL", className="mb-3"),
+        tabs(spec, "sql"),
         editor,
         html.Div(id=ids.SQL_ALERT),
         html.Div(muted("Run a query to see rows."), id=ids.SQL_COUNTER, className="mb-2"),

@@ -9,6 +9,7 @@ coelho status [--json]                   addresses and per-domain learning count
 coelho invoke|models|promote|snapshot    predict and model registry (coelho.cli_models)
 coelho sql|archive                       the lakehouse (coelho.cli_lakehouse)
 coelho reset DOMAIN [--to VERSION]       restore a version, re-learn what followed (cli_reset)
+coelho train                             batch (scikit-learn) trainings (coelho.cli_batch)
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from coelho import cli_lakehouse, cli_models, cli_reset
+from coelho import cli_batch, cli_lakehouse, cli_models, cli_reset
 from coelho.errors import KafkaUnavailable
 from coelho.producer_options import add_generator_options
 from coelho.stack.config import StackConfig
@@ -36,6 +37,12 @@ def _domains() -> list[str]:
     from coelho.domains import REGISTRY
 
     return sorted(REGISTRY)
+
+
+def _batch_domains() -> list[str]:
+    from coelho.domains import REGISTRY
+
+    return sorted(k for k, d in REGISTRY.items() if d.batch is not None)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -70,6 +77,7 @@ def parser() -> argparse.ArgumentParser:
     cli_models.add_parsers(sub, _domains())
     cli_lakehouse.add_parsers(sub, _domains())
     cli_reset.add_parser(sub, _domains())
+    cli_batch.add_parsers(sub, _batch_domains())
     return top
 
 
@@ -160,7 +168,8 @@ def cmd_status(config: StackConfig, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"up": cmd_up, "down": cmd_down, "produce": cmd_produce, "status": cmd_status,
-            **cli_models.COMMANDS, **cli_lakehouse.COMMANDS, **cli_reset.COMMANDS}  # fmt: skip
+            **cli_models.COMMANDS, **cli_lakehouse.COMMANDS, **cli_reset.COMMANDS,
+            **cli_batch.COMMANDS}  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:

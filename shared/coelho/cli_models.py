@@ -1,6 +1,6 @@
 """The model commands of ``coelho`` (``cli.py`` registers them) and the registry part of status.
 
-coelho invoke DOMAIN ['<json>'|-|@file] [--model live|champion|latest|N]   ask a predict function
+coelho invoke DOMAIN [JSON|-|@file] [--model live|champion|latest|N|batch|batch:N]  predict
 coelho models DOMAIN                          registered versions, their metrics and aliases
 coelho promote DOMAIN VERSION                 move the champion alias (forced promotion)
 coelho snapshot [DOMAIN ...]                  take a snapshot now instead of waiting for the tick
@@ -36,7 +36,9 @@ def add_parsers(sub: Any, domains: list[str]) -> None:
         "event", nargs="?", default=None,
         help="JSON object, '-' for stdin, '@file'; default: a generated event",
     )  # fmt: skip
-    invoke.add_argument("--model", default="live", help="live | champion | latest | N")
+    invoke.add_argument(
+        "--model", default="live", help="live | champion | latest | N | batch | batch:N"
+    )
     invoke.add_argument("--url", default=None, help="predict function URL (default: the stack's)")
     models = sub.add_parser("models", help="registered versions of a domain's model")
     models.add_argument("domain", choices=domains)

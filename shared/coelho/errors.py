@@ -6,10 +6,12 @@ CoelhoError
 ├── QueryRefused        400  SQL that is not one SELECT, or hit a lakehouse query limit
 ├── UnknownDomain       404  no domain of that name in the registry
 ├── TableNotFound       404  no lakehouse table of that name, or it holds no data yet
+├── NotEnoughData       422  the table cannot train and judge a batch model (says why)
 ├── StateTampered       500  a state blob failed its HMAC check and was not unpickled
 ├── ModelNotReady       503  no model state exists yet for the domain
 ├── ModelDiverged       503  the model's answer is not finite or far outside its physical range
 ├── KafkaUnavailable    503  a producer could not reach Kafka within its connect retries
+├── BrokerUnavailable   503  the Broker did not accept a training request (down, or an error)
 └── Refused             409  the operation would serve or promote an unhealthy model
 """
 
@@ -57,6 +59,10 @@ class TableNotFound(CoelhoError):
     status = 404
 
 
+class NotEnoughData(CoelhoError):
+    status = 422
+
+
 class StateTampered(CoelhoError):
     status = 500
 
@@ -75,3 +81,9 @@ class KafkaUnavailable(CoelhoError):
 
 class Refused(CoelhoError):
     status = 409
+
+
+class BrokerUnavailable(CoelhoError):
+    """The Broker did not accept a training request (down, or answered an error)."""
+
+    status = 503

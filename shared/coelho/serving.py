@@ -73,7 +73,7 @@ MODEL_LOAD_SECONDS = Histogram(
     buckets=(0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
 )  # fmt: skip
 
-SOURCES = ("live", "champion", "latest", "version")
+SOURCES = ("live", "champion", "latest", "version", "batch")
 MAX_CACHED_VERSIONS = 4
 
 
@@ -100,21 +100,31 @@ class Selector:
 
     @classmethod
     def parse(cls, raw: str | None) -> Selector:
-        """``live`` (default), ``champion``, ``latest``, ``N``, ``vN`` or ``version=N``.
+        """``live`` (default), ``champion``, ``latest``, ``N``, ``vN``, ``version=N``, ``batch``
+        or ``batch:N``.
 
         >>> Selector.parse("version=3")
         Selector(source='version', version=3)
         >>> Selector.parse(None)
         Selector(source='live', version=None)
+        >>> Selector.parse("batch:2")
+        Selector(source='batch', version=2)
         """
         text = (raw or "live").strip().lower()
         if text in ("live", "champion", "latest"):
             return cls(text)
+        # The scikit-learn model (coelho.batch.serving): its champion, or version N.
+        if text == "batch":
+            return cls("batch")
+        if text.startswith("batch:") and text[6:].isdigit() and int(text[6:]) > 0:
+            return cls("batch", int(text[6:]))
         number = text.removeprefix("version=").removeprefix("v")
         if number.isdigit() and int(number) > 0:
             return cls("version", int(number))
         raise InvalidEvent(
-            "model", f"{raw!r} is not a model source; use live, champion, latest or a version N"
+            "model",
+            f"{raw!r} is not a model source; use live, champion, latest, a version N, "
+            "batch or batch:N",
         )
 
 

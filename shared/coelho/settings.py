@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from pathlib import Path
 
 # Events without a Kafka position are remembered this long (coelho.state.positions). Their
 # redeliveries come within: the KafkaSource's retries (10, exponential from 0.3 s, 30 s timeout:
@@ -124,3 +125,26 @@ class StackStorage:
         if artifacts not in ("s3", "local"):
             raise ValueError(f"COELHO_ARTIFACTS={artifacts!r}: expected s3 or local")
         return cls(None if endpoint in ("", "local") else endpoint, artifacts)
+
+
+@dataclass(frozen=True)
+class BatchSettings:
+    """Batch training (coelho.batch): where requests go and how a training job runs."""
+
+    # The Broker's ingress the dashboard and ``coelho train`` send training requests to.
+    broker_url: str
+    # The CloudEvent a JobSink mounts into the training job (the emulator sets its own file).
+    event_file: Path
+    # OpenMP threads of scikit-learn's fits. Measured on the shared 2-core machine under load:
+    # one HistGradientBoosting fit took 92 s with 2 threads and 2.4 s with 1 (spinning threads
+    # starve), so the default is 1; a Job with dedicated CPUs may raise it.
+    threads: int
+
+    @classmethod
+    def from_env(cls) -> BatchSettings:
+        broker = "http://kafka-broker-ingress.knative-eventing.svc.cluster.local/coelho/coelho"
+        return cls(
+            broker_url=_env("COELHO_BROKER_URL", broker),
+            event_file=Path(_env("COELHO_JOBSINK_EVENT", "/etc/jobsink-event/event")),
+            threads=max(1, int(_env("COELHO_BATCH_THREADS", "1"))),
+        )

@@ -1,7 +1,7 @@
 """``make bench``: run every benchmark, print a table, write ``.coelho/bench.json``.
 
 ``COELHO_BENCH_SECTIONS`` (comma-separated, default all:
-``learn,models,predict,freshness,lakehouse,soak``) runs only some sections; their results
+``learn,models,predict,freshness,lakehouse,batch,soak``) runs only some sections; their results
 replace the same keys of an existing bench.json and the rest of it is kept. Freshness at 80 %
 of the e2e rate uses this run's learn section, else the e2e rates already in bench.json
 (``freshness_e2e_from`` says which).
@@ -43,7 +43,7 @@ def table(learn: dict[str, dict[str, float]]) -> str:
     return "\n".join(lines)
 
 
-SECTIONS = ("learn", "models", "predict", "freshness", "lakehouse", "soak")
+SECTIONS = ("learn", "models", "predict", "freshness", "lakehouse", "batch", "soak")
 
 
 def sections() -> list[str]:
@@ -81,6 +81,10 @@ def main() -> int:
     if "lakehouse" in chosen:
         print("lakehouse: archive and SQL", file=sys.stderr)
         results.update(lakehouse.run_lakehouse_bench())
+    if "batch" in chosen:
+        from tests.bench.batch import run_batch_bench
+
+        results.update(run_batch_bench())
     # The soak's short form (``make soak`` runs it for 30 min): the whole stack at a fixed rate.
     soak_seconds = float(os.environ.get("COELHO_BENCH_SOAK_SECONDS", "240"))
     if "soak" in chosen and soak_seconds > 0:
@@ -99,6 +103,10 @@ def main() -> int:
         print()
     if "archive" in results:
         print(lakehouse.table(results))
+    if "batch" in results:
+        from tests.bench.batch import table as batch_table
+
+        print("\n" + batch_table(results))
     for key in ("predict", "cold_start_ms", "freshness"):
         if key in results:
             print(f"\n{key}: {json.dumps(results[key])}")

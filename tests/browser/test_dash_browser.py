@@ -26,7 +26,8 @@ from tests.browser.conftest import REPO, LiveStack
 from tests.browser.dom import wait_until
 
 DOMAINS = ("tfd", "eta", "ecci")
-PAGES = {"/": ids.HOME_CARDS, **{f"/{d}": ids.part(d, ids.TRAINING_STATUS) for d in DOMAINS}}
+PAGES = {"/": ids.HOME_CARDS, **{f"/{d}": ids.part(d, ids.TRAINING_STATUS) for d in DOMAINS},
+         **{f"/{d}/batch": ids.BATCH_TRAIN for d in DOMAINS}}  # fmt: skip
 
 
 def _open(driver: Any, stack: LiveStack, page: str) -> None:
@@ -306,3 +307,76 @@ def test_brw008_sql_page_runs_a_template_and_shows_rows(
                          what="the refusal")  # fmt: skip
     assert "refused" in refusal and "got DELETE" in refusal, refusal
     assert dom.console_errors(driver) == []
+
+
+_BATCH_FIGURES = """
+const host = document.getElementById(arguments[0]);
+return host ? Array.from(host.querySelectorAll('.js-plotly-plot'))
+  .map(gd => (gd.data || []).reduce((n, t) => n + ((t.x || t.z || []).length), 0)) : [];
+"""
+
+
+def test_brw009_batch_page_trains_shows_progress_metrics_and_figures(
+    stack: LiveStack, driver: Any, screenshots: Path
+) -> None:
+    """Archive eta now, then on /eta/batch: Train on its rows -> the progress bar moves through
+    the stages to Done (the job runs in the emulator's JobSink) -> the run's metric cards, the
+    River-vs-batch table and the diagnostics' Plotly figures are drawn from MLflow."""
+    body = {"task": "archive", "domains": ["eta"]}
+    headers = {"ce-specversion": "1.0", "ce-type": "dev.knative.sources.ping",
+               "ce-source": "browser-test", "ce-id": f"batch-{time.time()}",
+               "content-type": "application/json"}  # fmt: skip
+    report = requests.post(f"{stack.services['archive']}/?wait=1", json=body, headers=headers,
+                           timeout=120).json()  # fmt: skip
+    assert report["eta"]["table_rows"] >= 600, report
+    dom.open_page(driver, stack.dash, "/eta/batch", ids.BATCH_TRAIN)
+    rows = dom.element(driver, ids.BATCH_ROWS)
+    rows.clear()
+    rows.send_keys("600")
+    dom.click(driver, ids.BATCH_TRAIN)
+    stages: set[str] = set()
+
+    def finished() -> str | None:
+        line = dom.text(driver, ids.BATCH_STAGE)
+        stages.add(line.split(" · ")[0])
+        return line if line.startswith(("Done", "Failed", "Stopped")) else None
+
+    final = wait_until(finished, timeout=300, what="the training to end", interval=0.2)
+    assert final.startswith("Done") and "registered eta-batch version" in final, final
+    assert stages & {"Loading data", "Training", "Evaluating", "Logging to MLflow"}, stages
+    assert "Training requested" not in dom.text(driver, ids.BATCH_FEEDBACK)  # the job took it
+    bar = driver.find_element("css selector", f"#{ids.BATCH_PROGRESS} .progress-bar")
+    assert bar.get_attribute("aria-valuenow") == "100"
+    wait_until(lambda: "★" in dom.text(driver, ids.BATCH_RUN), timeout=60,
+               what="the new run, starred as the best")  # fmt: skip
+
+    def card_values() -> list[str] | None:
+        from selenium.common.exceptions import StaleElementReferenceException
+
+        try:  # the cards are redrawn when the run list refreshes
+            found = [c.text for c in driver.find_elements("css selector", ".coelho-batch-metric")]
+        except StaleElementReferenceException:
+            return None
+        return found if found and all(v not in ("", "—") for v in found[:4]) else None
+
+    wait_until(card_values, timeout=60, what="the metric cards with values")
+    assert "R²" in dom.text(driver, ids.BATCH_METRICS)
+    compare = wait_until(lambda: dom.text(driver, ids.BATCH_COMPARE) or None, timeout=30,
+                         what="River vs batch")  # fmt: skip
+    assert "MAE" in compare and "River" in compare, compare
+    points = wait_until(
+        lambda: [n for n in driver.execute_script(_BATCH_FIGURES, ids.BATCH_DIAGNOSTICS) if n > 0],
+        timeout=60, what="diagnostic figures with data",
+    )  # fmt: skip
+    assert len(points) >= 2, points
+    # A batch prediction from the page's own form, answered by the new version.
+    dom.click(driver, ids.part(ids.batch_page("eta"), ids.BATCH_PREDICT))
+    result = ids.part(ids.batch_page("eta"), ids.BATCH_RESULT)
+    answered = wait_until(lambda: "Fill the form" not in (t := dom.text(driver, result))
+                          and t.strip(), timeout=90, what="the batch prediction")  # fmt: skip
+    driver.save_screenshot(str(screenshots / "eta-batch-predict.png"))
+    assert "answered by eta-batch version" in answered, answered
+    assert "HistGradientBoostingRegressor" in answered, answered
+    assert dom.console_errors(driver) == []
+    driver.execute_script("window.scrollTo(0, 0)")
+    driver.save_screenshot(str(screenshots / "eta-batch.png"))

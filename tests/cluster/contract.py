@@ -36,6 +36,11 @@ METRICS: dict[str, frozenset[str]] = {
     "coelho_predict_fallbacks_total": frozenset({"domain", "state"}),
     "coelho_snapshots_total": frozenset({"domain", "outcome"}),
     "coelho_snapshot_last_success_timestamp_seconds": frozenset({"domain"}),
+    "coelho_batch_trainings_total": frozenset({"domain", "outcome"}),
+    "coelho_batch_training_active": frozenset({"domain"}),
+    "coelho_batch_training_progress_ratio": frozenset({"domain"}),
+    "coelho_batch_training_updated_timestamp_seconds": frozenset({"domain"}),
+    "coelho_batch_last_success_timestamp_seconds": frozenset({"domain"}),
     "coelho_archive_runs_total": frozenset({"domain", "outcome"}),
     "coelho_archived_events_total": frozenset({"domain"}),
     "coelho_archive_lag_events": frozenset({"domain"}),
@@ -114,7 +119,17 @@ FAMILIES_BY_KIND: dict[str, set[str]] = {
         "coelho_live_follows_log",
         "coelho_predict_fallbacks",
     },
-    "snapshot": {"coelho_snapshots", "coelho_snapshot_last_success_timestamp_seconds"},
+    # The snapshot function also exports the batch trainings' status (coelho.batch.telemetry):
+    # a training is a Job that lives minutes, nothing scrapes it.
+    "snapshot": {
+        "coelho_snapshots",
+        "coelho_snapshot_last_success_timestamp_seconds",
+        "coelho_batch_trainings",
+        "coelho_batch_training_active",
+        "coelho_batch_training_progress_ratio",
+        "coelho_batch_training_updated_timestamp_seconds",
+        "coelho_batch_last_success_timestamp_seconds",
+    },
     "archive": {
         "coelho_archive_runs",
         "coelho_archived_events",

@@ -211,3 +211,19 @@ def knative_services(docs: Iterable[Doc]) -> dict[str, Doc]:
     return {
         d.name: d for d in docs if d.kind == "Service" and d.api_version == "serving.knative.dev/v1"
     }
+
+
+def job_sinks(docs: Iterable[Doc]) -> dict[str, Doc]:
+    """JobSinks by the function folder their image is built from (``coelho/<function>``)."""
+    found = {}
+    for doc in docs:
+        if doc.kind == "JobSink" and doc.api_version == "sinks.knative.dev/v1alpha1":
+            pod = doc.body["spec"]["job"]["spec"]["template"]["spec"]
+            for container in pod["containers"]:
+                found[container["image"].removeprefix("coelho/")] = doc
+    return found
+
+
+def job_pod(doc: Doc) -> dict[str, Any]:
+    """The pod spec of a JobSink's Job template."""
+    return doc.body["spec"]["job"]["spec"]["template"]["spec"]

@@ -33,6 +33,7 @@ def refs(doc: Doc) -> list[tuple[str, dict[str, Any]]]:
 def test_every_eventing_reference_resolves(eventing_docs: list[Doc], base_docs: list[Doc]) -> None:
     services = manifests.knative_services(base_docs)
     brokers = {d.name for d in eventing_docs if d.kind == "Broker"}
+    jobsinks = {d.name for d in eventing_docs if d.kind == "JobSink"}
     checked = 0
     for doc in eventing_docs:
         for role, ref in refs(doc):
@@ -44,6 +45,9 @@ def test_every_eventing_reference_resolves(eventing_docs: list[Doc], base_docs: 
                 assert ref["name"] in services, f"{where}: no Knative Service {ref['name']}"
             elif ref["kind"] == "Broker":
                 assert ref["name"] in brokers, f"{where}: no Broker {ref['name']}"
+            elif ref["kind"] == "JobSink":
+                assert ref["apiVersion"] == "sinks.knative.dev/v1alpha1", where
+                assert ref["name"] in jobsinks, f"{where}: no JobSink {ref['name']}"
             else:
                 pytest.fail(f"{where}: unexpected ref kind {ref['kind']}")
         if doc.kind == "Trigger":
@@ -226,10 +230,35 @@ def test_every_knative_service_is_hardened(
         assert labels["app.kubernetes.io/part-of"] == "coelho", name
 
 
-def test_services_match_function_folders(base_docs: list[Doc]) -> None:
+def test_services_match_function_folders(base_docs: list[Doc], eventing_docs: list[Doc]) -> None:
+    """Every functions/<name>/ is a Knative Service or the image of a JobSink's Job, and back."""
     services = set(manifests.knative_services(base_docs))
+    jobs = set(manifests.job_sinks(eventing_docs))
     folders = {p.name for p in manifests.FUNCTIONS.iterdir() if p.is_dir()}
-    assert services - {"dash"} == folders, "every functions/<name>/ needs a Service and back"
+    assert not services & jobs, "a function is either a Service or a job, not both"
+    assert (services - {"dash"}) | jobs == folders, "every functions/<name>/ needs a home"
+    assert jobs, "expected the batch trainer's JobSink"
+
+
+def test_every_job_sink_is_hardened_and_sized(eventing_docs: list[Doc]) -> None:
+    """The trainer's Job: non-root, read-only root, /tmp emptyDir, CPU and memory sized."""
+    for name, doc in manifests.job_sinks(eventing_docs).items():
+        pod = manifests.job_pod(doc)
+        job = doc.body["spec"]["job"]["spec"]
+        assert pod["restartPolicy"] == "Never" and job["backoffLimit"] == 0, name
+        assert job["activeDeadlineSeconds"] > 0, f"{name}: a stuck training must end"
+        assert pod["automountServiceAccountToken"] is False, name
+        (container,) = pod["containers"]
+        resources = container["resources"]
+        assert resources["requests"]["cpu"] and resources["requests"]["memory"], name
+        assert resources["limits"]["memory"], name
+        security = container["securityContext"]
+        assert security["runAsNonRoot"] is True and security["readOnlyRootFilesystem"], name
+        assert security["allowPrivilegeEscalation"] is False, name
+        assert security["capabilities"]["drop"] == ["ALL"], name
+        mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+        volumes = {v["name"]: v for v in pod["volumes"]}
+        assert "emptyDir" in volumes[mounts["/tmp"]], f"{name}: /tmp must be an emptyDir"
 
 
 def test_podmonitor_selects_every_function_pod(base_docs: list[Doc]) -> None:
@@ -298,3 +327,20 @@ def test_kafka_sources_match_the_k3d_kafka(eventing_docs: list[Doc], k3d_docs: l
     ref = broker.body["spec"]["config"]
     assert (ref["name"], ref["namespace"]) == ("kafka-broker-config", "knative-eventing")
     assert broker.body["metadata"]["annotations"]["eventing.knative.dev/broker.class"] == "Kafka"
+
+
+def test_the_training_trigger_retries_and_dead_letters(eventing_docs: list[Doc]) -> None:
+    """The Trigger to the trainer's JobSink: its type only, retries with back-off, a timeout,
+    and a dead-letter sink, so a request the job-sink cannot take is kept with its reason."""
+    triggers = [
+        d
+        for d in eventing_docs
+        if d.kind == "Trigger"
+        and d.body["spec"]["subscriber"].get("ref", {}).get("kind") == "JobSink"
+    ]
+    assert [t.name for t in triggers] == ["train"]
+    spec = triggers[0].body["spec"]
+    assert spec["filters"] == [{"exact": {"type": "coelho.batch.train.requested"}}]
+    delivery = spec["delivery"]
+    assert delivery["retry"] >= 1 and delivery["backoffPolicy"] == "exponential"
+    assert delivery["timeout"] and delivery["deadLetterSink"]["ref"]["name"] == "dead-letters"

@@ -35,7 +35,7 @@ def load(path: Path) -> dict[str, Any]:
 def test_every_function_folder_has_a_func_yaml() -> None:
     folders = {p.name for p in manifests.FUNCTIONS.iterdir() if p.is_dir()}
     assert folders == {p.parent.name for p in FUNC_YAMLS}
-    assert len(folders) == 10
+    assert len(folders) == 11
 
 
 @pytest.mark.parametrize("path", FUNC_YAMLS, ids=lambda p: p.parent.name)
@@ -51,7 +51,9 @@ def test_the_func_schema_rejects_a_bad_file(validator: Draft4Validator) -> None:
 
 
 @pytest.mark.parametrize("path", FUNC_YAMLS, ids=lambda p: p.parent.name)
-def test_func_yaml_builds_with_googles_buildpacks(path: Path, versions: dict[str, str]) -> None:
+def test_func_yaml_builds_with_googles_buildpacks(
+    path: Path, versions: dict[str, str], eventing_docs: list[Doc]
+) -> None:
     spec = load(path)
     assert spec["name"] == path.parent.name
     assert spec["specVersion"] == "0.36.0"
@@ -62,6 +64,12 @@ def test_func_yaml_builds_with_googles_buildpacks(path: Path, versions: dict[str
     assert build["builder"] == "pack"
     assert build["builderImages"]["pack"] == versions["PACK_BUILDER_IMAGE"]
     envs = {e["name"]: e["value"] for e in build["buildEnvs"]}
+    if spec["name"] in manifests.job_sinks(eventing_docs):
+        # A job: the image runs `python main.py` to the end; no HTTP, no health endpoints.
+        assert envs == {"GOOGLE_ENTRYPOINT": "python main.py",
+                        "GOOGLE_PYTHON_VERSION": versions["PYTHON_VERSION"]}  # fmt: skip
+        assert "healthEndpoints" not in spec["deploy"] and "invoke" not in spec
+        return
     assert envs == {
         "GOOGLE_FUNCTION_TARGET": "main",
         "GOOGLE_FUNCTION_SIGNATURE_TYPE": "http",
@@ -86,10 +94,15 @@ def knative_env(doc: Doc) -> dict[str, tuple[str, str, str]]:
 
 @pytest.mark.parametrize("path", FUNC_YAMLS, ids=lambda p: p.parent.name)
 def test_func_yaml_matches_the_knative_service(
-    path: Path, overlay_docs: dict[str, list[Doc]], base_docs: list[Doc]
+    path: Path,
+    overlay_docs: dict[str, list[Doc]],
+    base_docs: list[Doc],
+    eventing_docs: list[Doc],
 ) -> None:
     """`func deploy` and `make deploy` must produce the same scaling, visibility and env."""
     spec = load(path)
+    if spec["name"] in manifests.job_sinks(eventing_docs):
+        pytest.skip("a job, not a Service: test_func_yaml_matches_the_job_sink checks it")
     service = manifests.knative_services(overlay_docs["k3d"])[spec["name"]]
     template = service.body["spec"]["template"]
     annotations = template["metadata"]["annotations"]
@@ -115,3 +128,30 @@ def test_func_yaml_matches_the_knative_service(
         else:
             assert key in config_map[obj], f"{name}: no key {key} in ConfigMap {obj}"
     assert secrets == knative_env(service)
+
+
+def test_func_yaml_matches_the_job_sink(base_docs: list[Doc], eventing_docs: list[Doc]) -> None:
+    """A job's func.yaml run env is the JobSink container's: same Secrets, same ConfigMap keys."""
+    jobs = manifests.job_sinks(eventing_docs)
+    assert jobs
+    config_map = {d.name: d.body["data"] for d in base_docs if d.kind == "ConfigMap"}
+    for name, doc in jobs.items():
+        spec = load(manifests.FUNCTIONS / name / "func.yaml")
+        (container,) = manifests.job_pod(doc)["containers"]
+        (source,) = container["envFrom"]
+        maps = config_map[source["configMapRef"]["name"]]
+        secrets = {}
+        for entry in spec["run"]["envs"]:
+            match = TEMPLATE.match(entry["value"])
+            assert match, f"{name} {entry['name']}: must reference a Secret or ConfigMap"
+            kind, obj, key = match.groups()
+            if kind == "secret":
+                secrets[entry["name"]] = ("secret", obj, key)
+            else:
+                assert key in maps, f"{name} {entry['name']}: no key {key} in ConfigMap"
+        job_secrets = {
+            e["name"]: ("secret", e["valueFrom"]["secretKeyRef"]["name"],
+                        e["valueFrom"]["secretKeyRef"]["key"])
+            for e in container.get("env") or [] if "valueFrom" in e
+        }  # fmt: skip
+        assert secrets == job_secrets, name

@@ -83,6 +83,7 @@ def test_what_make_deploy_applies(schemas: Path, kubectl: str, deploy: ModuleTyp
     """deploy.render with a tag for every Service and the producer image: the overlay plus
     eventing/, all valid, every image of ours tagged."""
     names = set(manifests.knative_services(manifests.kustomize(RENDERS[1])))
+    names |= set(manifests.job_sinks(manifests.file_docs(manifests.EVENTING / "500-train.yaml")))
     docs, skipped = deploy.render({name: "0123456789ab" for name in names | {"producer"}})
     assert skipped == []
     rendered = [manifests.Doc("k3d/deploy.py render", i, d) for i, d in enumerate(docs)]
@@ -91,24 +92,35 @@ def test_what_make_deploy_applies(schemas: Path, kubectl: str, deploy: ModuleTyp
     assert images and all(i.endswith(":0123456789ab") for i in images), images
     assert sum("/coelho/producer:" in i for i in images) == 3
     kinds = {d.kind for d in rendered}
-    assert {"Broker", "Trigger", "KafkaSource", "Service", "PodMonitor", "Deployment"} <= kinds
+    assert {
+        "Broker",
+        "Trigger",
+        "KafkaSource",
+        "Service",
+        "PodMonitor",
+        "Deployment",
+        "JobSink",
+    } <= kinds
 
 
 def test_deploy_skips_producers_without_their_image(deploy: ModuleType) -> None:
     names = set(manifests.knative_services(manifests.kustomize(RENDERS[1])))
+    names |= set(manifests.job_sinks(manifests.file_docs(manifests.EVENTING / "500-train.yaml")))
     docs, skipped = deploy.render({name: "0123456789ab" for name in names})
     assert sorted(skipped) == ["producer-ecci", "producer-eta", "producer-tfd"]
     assert not [d for d in docs if d.get("kind") == "Deployment"]
 
 
 def manifests_containers(docs: list[manifests.Doc]) -> list[dict[str, str]]:
-    """Containers of our Knative Services and Deployments (the producers)."""
+    """Containers of our Knative Services, Deployments (the producers) and JobSinks."""
     return [c for d in docs
             if (d.kind == "Service" and d.api_version.startswith("serving."))
             or (d.kind == "Deployment"
                 and (d.body["metadata"].get("labels") or {}).get("app.kubernetes.io/part-of")
                 == "coelho")
-            for c in manifests.containers(d)]  # fmt: skip
+            for c in manifests.containers(d)] + [
+        c for d in docs if d.kind == "JobSink" for c in manifests.job_pod(d)["containers"]
+    ]  # fmt: skip
 
 
 def test_a_schema_violation_is_reported(schemas: Path) -> None:

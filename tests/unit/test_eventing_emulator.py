@@ -149,7 +149,13 @@ def test_the_control_endpoint(tmp_path: Path, servers: list[Subscriber]) -> None
         with urllib.request.urlopen(f"{base}/health") as response:
             assert response.status == 200 and json.load(response) == {"ok": True}
         with urllib.request.urlopen(f"{base}/status") as response:
-            assert set(json.load(response)) == {"sources", "triggers", "brokers", "pings"}
+            assert set(json.load(response)) == {
+                "sources",
+                "triggers",
+                "brokers",
+                "pings",
+                "job_sinks",
+            }
         with urllib.request.urlopen(f"{base}/metrics") as response:
             text = response.read().decode()
         assert (

@@ -26,6 +26,7 @@ from pathlib import Path
 from coelho.handlers.predict import PredictService
 from coelho.lightload import loads_for_serving
 from coelho.domains import get
+service = PredictService(sys.argv[3])  # with its batch source: nothing loaded before a request
 blob = Path(sys.argv[1]).read_bytes()
 model = loads_for_serving(blob, sys.argv[2], b"k", "test")
 event = get(sys.argv[3]).validate_request(next(get(sys.argv[3]).produce(seed=5)))
@@ -35,12 +36,13 @@ for _ in range(50):  # what a replica does with the log after its checkpoint
     model.learn(next(tail), None, score=False)
 print(json.dumps({"answer": answer, "after_tail": model.predict(event),
                   "learned": model.events_learned, "metrics": "river.metrics" in sys.modules,
-                  "mlflow": "mlflow" in sys.modules}))
+                  "mlflow": "mlflow" in sys.modules, "sklearn": "sklearn" in sys.modules,
+                  "skops": "skops" in sys.modules}))
 """
 
 
 @pytest.mark.parametrize("domain", ["tfd", "eta", "ecci"])
-def test_a_fresh_predict_process_never_imports_metrics_or_mlflow(
+def test_a_fresh_predict_process_never_imports_metrics_mlflow_or_sklearn(
     domain: str, tmp_path: Path
 ) -> None:
     model = trained(domain, 300)
@@ -52,6 +54,8 @@ def test_a_fresh_predict_process_never_imports_metrics_or_mlflow(
     )  # fmt: skip
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["metrics"] is False and result["mlflow"] is False
+    # ?model=batch imports scikit-learn on its first request only (coelho.batch.serving).
+    assert result["sklearn"] is False and result["skops"] is False
     event = get(domain).validate_request(next(get(domain).produce(seed=5)))
     assert same_prediction(result["answer"], model.predict(event))
     tail = get(domain).produce(seed=6)

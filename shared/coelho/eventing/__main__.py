@@ -17,6 +17,7 @@ from pathlib import Path
 
 from coelho.eventing.emulator import Emulator
 from coelho.eventing.errors import EventingError
+from coelho.eventing.jobsink import JobCommand
 
 log = logging.getLogger("coelho.eventing")
 
@@ -34,6 +35,17 @@ def load_services(path: Path) -> dict[str, str]:
     ):
         raise EventingError(f"{path}: expected a JSON object of service name -> base URL")
     return data
+
+
+def load_jobs(path: Path) -> dict[str, JobCommand]:
+    """``{"<JobSink name>": {"argv": [...], "cwd": ..., "env": {...}, "logs": ...}}``."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise EventingError(f"{path}: cannot read jobs JSON: {exc}") from exc
+    if not isinstance(data, dict):
+        raise EventingError(f"{path}: expected a JSON object of JobSink name -> command")
+    return {str(name): JobCommand.from_json(str(name), raw) for name, raw in data.items()}
 
 
 def replay_requests(url: str) -> Callable[[str], dict[int, int] | None]:
@@ -58,6 +70,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--manifests", required=True, type=Path, help="directory of *.yaml")
     parser.add_argument("--bootstrap", required=True, help="local Kafka HOST:PORT")
     parser.add_argument("--services", required=True, type=Path, help="JSON: service -> URL")
+    parser.add_argument("--jobs", type=Path, default=None, help="JSON: JobSink -> command")
     parser.add_argument("--namespace-default", default="coelho")
     parser.add_argument("--control-port", type=int, default=None, help="status/pause endpoint")
     parser.add_argument("--grace", type=float, default=5.0, help="seconds for in-flight on stop")
@@ -86,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
             namespace_default=args.namespace_default,
             control_port=args.control_port,
             replays=replay_requests(args.redis) if args.redis else None,
+            jobs=load_jobs(args.jobs) if args.jobs else None,
         )
     except EventingError as exc:
         log.error("%s", exc)

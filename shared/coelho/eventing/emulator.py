@@ -3,6 +3,8 @@
 ``Emulator(manifests_dir, bootstrap, services).start()`` resolves every destination first, so a
 Trigger pointing at an unknown Service fails before anything runs. The KafkaSources'
 ``bootstrapServers`` are cluster addresses; locally they are replaced by ``bootstrap`` (logged).
+JobSinks run the local command the ``jobs`` map gives them (coelho.eventing.jobsink) behind an
+HTTP endpoint of the control server, which then always runs (it is also the Brokers' ingress).
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ from coelho.eventing.broker import InProcessBroker, Route
 from coelho.eventing.cloudevent import Event
 from coelho.eventing.control import ControlServer
 from coelho.eventing.delivery import Deliverer
+from coelho.eventing.errors import ResolutionError
+from coelho.eventing.jobsink import JobCommand, JobSinkRunner
 from coelho.eventing.kafkasource import HIGH_WATER, LOW_WATER, SourceRunner
 from coelho.eventing.ping import PingRunner
 from coelho.eventing.resolve import BrokerKey, Resolver, ping_plan, source_plan, trigger_plan
@@ -45,16 +49,28 @@ class Emulator:
         queue_limits: tuple[int, int] = (HIGH_WATER, LOW_WATER),
         consumer_options: dict[str, Any] | None = None,
         replays: Callable[[str], dict[int, int] | None] | None = None,
+        jobs: Mapping[str, JobCommand] | None = None,
     ) -> None:
         self.manifests = loader.load(manifests_dir, namespace_default)
         self.bootstrap = bootstrap
         self.deliverer = Deliverer(sleep=sleep)
         self._pool = ThreadPoolExecutor(pool_size, thread_name_prefix="eventing-broker")
         self._stop = threading.Event()
-        self._control_port = control_port
         self.control: ControlServer | None = None
+        self.job_sinks: dict[BrokerKey, JobSinkRunner] = {}
+        job_urls: dict[BrokerKey, str] = {}
+        if self.manifests.job_sinks or control_port is not None:
+            self.control = ControlServer(self, control_port or 0)  # bound now, served at start
+            for sink in self.manifests.job_sinks:
+                key = BrokerKey(sink.meta.namespace, sink.meta.name)
+                self.job_sinks[key] = JobSinkRunner(sink, self._job_command(sink, jobs or {}))
+                job_urls[key] = f"http://127.0.0.1:{self.control.port}/jobsinks/" + (
+                    f"{key.namespace}/{key.name}"
+                )
         resolver = Resolver(
-            services, {BrokerKey(b.meta.namespace, b.meta.name) for b in self.manifests.brokers}
+            services,
+            {BrokerKey(b.meta.namespace, b.meta.name) for b in self.manifests.brokers},
+            job_urls,
         )
         self.brokers: dict[BrokerKey, InProcessBroker] = {}
         for broker in self.manifests.brokers:
@@ -86,6 +102,17 @@ class Emulator:
         ]
 
     # -- wiring ----------------------------------------------------------------------------
+    @staticmethod
+    def _job_command(sink: m.JobSink, jobs: Mapping[str, JobCommand]) -> JobCommand:
+        found = jobs.get(f"{sink.meta.namespace}/{sink.meta.name}") or jobs.get(sink.meta.name)
+        if found is None:
+            known = ", ".join(sorted(jobs)) or "none"
+            raise ResolutionError(
+                f"{sink.meta.where}: no local command for JobSink {sink.meta.name!r} in the "
+                f"jobs map (known: {known})"
+            )
+        return found
+
     def _sink(
         self, resolver: Resolver, source: m.KafkaSource
     ) -> Callable[[Event, Sequence[Counters]], bool]:
@@ -135,16 +162,17 @@ class Emulator:
             runner.start()
         for ping in self.pings:
             ping.start()
-        if self._control_port is not None:
-            self.control = ControlServer(self, self._control_port)
+        if self.control is not None:
             self.control.start()
             log.info("control endpoint on http://127.0.0.1:%d", self.control.port)
         log.info(
-            "emulating %d broker(s), %d trigger(s), %d KafkaSource(s), %d PingSource(s)",
+            "emulating %d broker(s), %d trigger(s), %d KafkaSource(s), %d PingSource(s), "
+            "%d JobSink(s)",
             len(self.brokers),
             sum(len(b.routes) for b in self.brokers.values()),
             len(self.sources),
             len(self.pings),
+            len(self.job_sinks),
         )
         return self
 
@@ -165,6 +193,8 @@ class Emulator:
             runner.join(grace + 30.0)
         for ping in self.pings:
             ping.join(1.0)
+        for sink in self.job_sinks.values():
+            sink.stop(grace)
         self._pool.shutdown(wait=False, cancel_futures=True)
         if self.control is not None:
             self.control.stop()
@@ -214,4 +244,11 @@ class Emulator:
             "pings": {
                 p.name: {"ticks": p.ticks, "schedule": p.source.schedule} for p in self.pings
             },
+            "job_sinks": {runner.name: runner.stats() for runner in self.job_sinks.values()},
         }
+
+    def broker(self, namespace: str, name: str) -> InProcessBroker | None:
+        return self.brokers.get(BrokerKey(namespace, name))
+
+    def job_sink(self, namespace: str, name: str) -> JobSinkRunner | None:
+        return self.job_sinks.get(BrokerKey(namespace, name))

@@ -37,6 +37,7 @@ from coelho.eventing.duck import (
     string_map,
 )
 from coelho.eventing.errors import ManifestError
+from coelho.eventing.jobs import job_sink
 
 ATTRIBUTE_NAME = re.compile(r"^[a-z][a-z0-9]*$")
 KINDS = {
@@ -44,6 +45,7 @@ KINDS = {
     ("sources.knative.dev/v1", "PingSource"),
     ("eventing.knative.dev/v1", "Broker"),
     ("eventing.knative.dev/v1", "Trigger"),
+    (m.JOB_SINK_API, "JobSink"),
 }
 # Annotations/labels under knative.dev that each kind may carry; any other is "unsupported".
 KNATIVE_KEYS = {
@@ -51,6 +53,7 @@ KNATIVE_KEYS = {
     "Trigger": {m.DELIVERY_ORDER_ANNOTATION, "knative.dev/dependency"},
     "KafkaSource": {m.KEY_TYPE_LABEL},
     "PingSource": set(),
+    "JobSink": set(),
 }
 BROKER_CLASSES = m.KAFKA_BROKER_CLASSES | {m.MT_BROKER_CLASS}
 KEY_TYPES = ("string", "int", "float", "byte-array")
@@ -275,6 +278,7 @@ _BUILDERS = {
     "Trigger": _trigger,
     "KafkaSource": _kafka_source,
     "PingSource": _ping_source,
+    "JobSink": job_sink,
 }
 
 
@@ -327,6 +331,7 @@ def load(directory: str | Path, default_namespace: str = "default") -> m.Manifes
         triggers=tuple(r for r in resources if isinstance(r, m.Trigger)),
         kafka_sources=tuple(r for r in resources if isinstance(r, m.KafkaSource)),
         ping_sources=tuple(r for r in resources if isinstance(r, m.PingSource)),
+        job_sinks=tuple(r for r in resources if isinstance(r, m.JobSink)),
     )
     brokers = {(b.meta.namespace, b.meta.name) for b in manifests.brokers}
     for t in manifests.triggers:

@@ -15,6 +15,7 @@ BROKER_CLASS_ANNOTATION = "eventing.knative.dev/broker.class"
 DELIVERY_ORDER_ANNOTATION = "kafka.eventing.knative.dev/delivery.order"
 KEY_TYPE_LABEL = "kafkasources.sources.knative.dev/key-type"
 KAFKA_BROKER_CLASSES = frozenset({"Kafka", "KafkaNamespaced"})
+JOB_SINK_API = "sinks.knative.dev/v1alpha1"
 MT_BROKER_CLASS = "MTChannelBasedBroker"
 
 
@@ -152,8 +153,21 @@ class PingSource:
 
 
 @dataclass(frozen=True)
+class JobSink:
+    """``sinks.knative.dev/v1alpha1`` JobSink: one Job per event (source, id), the event mounted
+    as a file. What the emulator honours of the Job; the local command is given at start."""
+
+    meta: Meta
+    container: str
+    backoff_limit: int = 6  # Kubernetes' default
+    active_deadline: float | None = None
+    termination_grace: float = 30.0
+
+
+@dataclass(frozen=True)
 class Manifests:
     brokers: tuple[Broker, ...] = ()
     triggers: tuple[Trigger, ...] = ()
     kafka_sources: tuple[KafkaSource, ...] = ()
     ping_sources: tuple[PingSource, ...] = ()
+    job_sinks: tuple[JobSink, ...] = ()

@@ -3,7 +3,8 @@
 A ``ref`` to a Knative Service (``serving.knative.dev/v1``) resolves through the services map
 given at start (``{name or namespace/name: base URL}``); a ``uri`` is used as is, or, when
 relative, appended to the ref's URL; a ref to a Broker of the manifests means "deliver into the
-in-process broker". Anything else fails loudly at start.
+in-process broker"; a ref to a JobSink of the manifests resolves to the emulator's own job-sink
+endpoint (coelho.eventing.jobsink). Anything else fails loudly at start.
 
 Egress configs follow the Kafka control plane: a DeliverySpec yields an egress config only if it
 sets ``deadLetterSink``, ``retry`` or ``timeout``; backoff defaults to exponential and 1 s; a
@@ -48,9 +49,15 @@ class Egress:
 
 
 class Resolver:
-    def __init__(self, services: Mapping[str, str], brokers: set[BrokerKey]) -> None:
+    def __init__(
+        self,
+        services: Mapping[str, str],
+        brokers: set[BrokerKey],
+        job_sinks: Mapping[BrokerKey, str] | None = None,
+    ) -> None:
         self.services = dict(services)
         self.brokers = brokers
+        self.job_sinks = dict(job_sinks or {})
 
     def target(self, dest: m.Destination, where: str) -> Target:
         """A URL, or the BrokerKey of an in-process broker."""
@@ -67,6 +74,16 @@ class Resolver:
             if dest.uri:
                 raise ResolutionError(f"{where}: uri next to a Broker ref is unsupported")
             return key
+        if ref.api_version == m.JOB_SINK_API and ref.kind == "JobSink":
+            url = self.job_sinks.get(BrokerKey(ref.namespace, ref.name))
+            if url is None:
+                raise ResolutionError(
+                    f"{where}: ref to JobSink {ref.namespace}/{ref.name} which is not among "
+                    "the manifests"
+                )
+            if dest.uri:
+                raise ResolutionError(f"{where}: uri next to a JobSink ref is unsupported")
+            return url
         if ref.api_version == "serving.knative.dev/v1" and ref.kind == "Service":
             base = self.services.get(f"{ref.namespace}/{ref.name}") or self.services.get(ref.name)
             if base is None:
@@ -82,8 +99,8 @@ class Resolver:
             return urljoin(base if base.endswith("/") else base + "/", dest.uri.lstrip("/"))
         raise ResolutionError(
             f"{where}: ref to {ref.api_version} {ref.kind} is unsupported "
-            "(only serving.knative.dev/v1 Service and eventing.knative.dev/v1 "
-            "Broker)"
+            "(only serving.knative.dev/v1 Service, eventing.knative.dev/v1 Broker and "
+            f"{m.JOB_SINK_API} JobSink)"
         )
 
     def url(self, dest: m.Destination, where: str) -> str:

@@ -4,8 +4,9 @@
 ``{<prediction>, "model": {"source", "version", "updated_at", ...}}``. The model source is
 chosen by the query parameter ``model`` or the header ``X-Coelho-Model`` (the query wins):
 ``live`` (default), ``champion``, ``latest`` or a registered version ``N`` (see
-``coelho.serving``). Errors: 400 naming the bad field, 404 for an unknown version, 503 while no
-model exists or the registry is unreachable.
+``coelho.serving``), or the scikit-learn model: ``batch`` (its champion) or ``batch:N``
+(``coelho.batch.serving``; scikit-learn is imported only then). Errors: 400 naming the bad
+field, 404 for an unknown version, 503 while no model exists or the registry is unreachable.
 
 Guarded fallback: when the live model is unhealthy (``coelho.guard``: diverged or degraded,
 as the writer recorded in the checkpoint) or its answer to this request is no number or far
@@ -25,6 +26,7 @@ import redis
 from flask import Request
 
 from coelho import domains
+from coelho.batch.serving import BatchSource
 from coelho.errors import CoelhoError, InvalidEvent, ModelDiverged, ModelNotReady
 from coelho.guard import OK, state_of
 from coelho.handlers.http import Response, error_response, json_response, route
@@ -55,6 +57,7 @@ class PredictService:
         )
         self.live = LiveReplica(self.client, self.domain.key, self.settings)
         self.registry = RegistrySource(self.domain.key, self.settings.state_key)
+        self.batch = BatchSource(self.domain.key, self.settings.state_key)
 
     def warm(self) -> None:
         """Load the live model now (at import), so the first request does not pay for it."""
@@ -80,6 +83,8 @@ class PredictService:
     def source(self, selector: Selector) -> Served:
         if selector.source == "live":
             return self.live.current()
+        if selector.source == "batch":
+            return self.batch.current(selector)
         return self.registry.current(selector)
 
     def predict(self, request: Request) -> Response:

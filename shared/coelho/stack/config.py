@@ -45,6 +45,18 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("query", 8090, s3=True),
 )
 
+
+@dataclass(frozen=True)
+class JobSpec:
+    """One JobSink's local command: ``functions/<name>/main.py``, run per event by the emulator
+    (Knative runs the same entrypoint as a Job on the cluster)."""
+
+    name: str
+    s3: bool = False
+
+
+JOBS: tuple[JobSpec, ...] = (JobSpec("train", s3=True),)
+
 KAFKA_PORT = 9092
 KAFKA_CONTROLLER_PORT = 9093
 REDIS_PORT = 6379
@@ -147,6 +159,25 @@ class StackConfig:
     def services_file(self) -> Path:
         return self.home / "services.json"
 
+    @property
+    def jobs_file(self) -> Path:
+        return self.home / "jobs.json"
+
+    def job_argv(self, spec: JobSpec, python: str = sys.executable) -> list[str]:
+        source = self.repo / "functions" / spec.name / "main.py"
+        if not source.is_file():
+            raise FileNotFoundError(f"stack: job {spec.name!r} has no source at {source}")
+        return [python, str(source)]
+
+    def broker_path(self) -> str:
+        """``/<namespace>/<name>`` of the first Broker in ``<repo>/eventing`` (its ingress path)."""
+        for path in sorted((self.repo / "eventing").glob("*.y*ml")):
+            for doc in yaml.safe_load_all(path.read_text()):
+                if isinstance(doc, dict) and doc.get("kind") == "Broker":
+                    meta = doc.get("metadata") or {}
+                    return f"/{meta.get('namespace', 'coelho')}/{meta['name']}"
+        return "/coelho/coelho"
+
     def function_source(self, spec: FunctionSpec) -> Path:
         source = self.repo / "functions" / spec.name / "main.py"
         if not source.is_file():
@@ -193,6 +224,8 @@ class StackConfig:
         for name, variable in DASH_SERVICE_ENV.items():
             if services.get(name):
                 env[variable] = services[name]
+        if services.get("emulator"):
+            env["COELHO_BROKER_URL"] = services["emulator"] + self.broker_path()
         return env
 
     def kafka_source_topics(self) -> set[str]:

@@ -1,8 +1,8 @@
 """The supervisor behind ``coelho up``: start the stack in order, keep it up, stop it in reverse.
 
-Order: Kafka -> Redis -> S3 (MinIO) -> MLflow -> functions -> services.json -> eventing emulator ->
-producers -> Prometheus (scrapes functions, emulator and producers) -> dashboard. A child that
-dies is restarted with backoff (``watch``).
+Order: Kafka -> Redis -> S3 (MinIO) -> MLflow -> functions -> services.json -> jobs.json (the
+JobSinks' local commands) -> eventing emulator -> producers -> Prometheus (scrapes functions,
+emulator and producers) -> dashboard. A child that dies is restarted with backoff (``watch``).
 SIGINT/SIGTERM stop everything, last started first. Each server gets its stable default port
 when free; if another process grabs it between our check and the child's bind, the server
 moves to a free port.
@@ -25,6 +25,7 @@ from coelho.stack import stackfile
 from coelho.stack.config import (
     DASH_PORT,
     EMULATOR_PORT,
+    JOBS,
     KAFKA_CONTROLLER_PORT,
     KAFKA_PORT,
     MLFLOW_PORT,
@@ -132,6 +133,7 @@ class Supervisor:
             redis_url = self._start_redis()
             registry_env = self._start_registry()
             self._start_functions(redis_url, registry_env)
+            self._write_jobs(redis_url, registry_env)
             self._start_emulator(bootstrap, redis_url)
             if self.producers:
                 self._start_producers(bootstrap)
@@ -290,12 +292,28 @@ class Supervisor:
 
         self._ready(self._on_ports(name, [self._port(preferred)], start), t0)
 
+    def _write_jobs(self, redis_url: str, extra_env: dict[str, str]) -> None:
+        """The JobSinks' local commands for the emulator (0600: it holds S3 credentials)."""
+        jobs = {}
+        for spec in JOBS:
+            env = {"COELHO_REDIS_URL": redis_url, "COELHO_STATE_KEY": self.config.state_key(),
+                   "PYTHONUNBUFFERED": "1", **extra_env}  # fmt: skip
+            if spec.s3:
+                env.update(lakehouse_env(self.s3_env))
+            jobs[spec.name] = {"argv": self.config.job_argv(spec), "cwd": str(self.config.repo),
+                               "env": env, "logs": str(self.config.logs / "jobs")}  # fmt: skip
+        path = self.config.jobs_file
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(jobs, indent=2) + "\n")
+
     def _start_emulator(self, bootstrap: str, redis_url: str) -> None:
         def argv(port: int) -> list[str]:
             return [sys.executable, "-m", "coelho.eventing", "--bootstrap", bootstrap,
                     "--manifests", str(self.config.repo / "eventing"), "--control-port", str(port),
                     "--services", str(self.config.services_file),
-                    "--redis", redis_url]  # fmt: skip
+                    "--jobs", str(self.config.jobs_file), "--redis", redis_url]  # fmt: skip
 
         self._serve_http("emulator", EMULATOR_PORT, argv, "/health")
 
