@@ -123,6 +123,15 @@ def batch_page(domain: str) -> str:
     return f"batch-{domain}"
 
 
+def page_domain(page: str) -> str:
+    """The domain key of a form's page key (live page or Batch ML form).
+
+    >>> page_domain("batch-eta"), page_domain("eta")
+    ('eta', 'eta')
+    """
+    return page.removeprefix(batch_page(""))
+
+
 def help_id(page: str, name: str) -> str:
     """Target of a hover explanation (tooltips need a plain id)."""
     return f"{page}-help-{name.replace('.', '-')}"

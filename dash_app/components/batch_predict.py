@@ -18,7 +18,7 @@ from dash_app.clients import batch
 from dash_app.clients import predict as predict_client
 from dash_app.components import fields, figures
 from dash_app.components.alerts import alert, muted
-from dash_app.components.form_panel import check, fill, random_values
+from dash_app.components.form_panel import check, fill, form_values, random_values
 
 
 def card(domain: Domain) -> dbc.Card:
@@ -53,14 +53,20 @@ def card(domain: Domain) -> dbc.Card:
 
 @callback(
     Output(ids.field(MATCH, ALL), "value", allow_duplicate=True),
+    Output(ids.field_date(MATCH, ALL), "date", allow_duplicate=True),
     Input(ids.part(MATCH, ids.BATCH_RANDOMIZE), "n_clicks"),
     State(ids.field(MATCH, ALL), "id"),
+    State(ids.field_date(MATCH, ALL), "id"),
     prevent_initial_call=True,
 )
-def randomize(_n: int | None, field_ids: list[dict[str, Any]]) -> list[Any]:
+def randomize(
+    _n: int | None, field_ids: list[dict[str, Any]], date_ids: list[dict[str, Any]]
+) -> tuple[list[Any], list[Any]]:
     if not field_ids:
-        return []
-    return random_values(get(field_ids[0]["page"].removeprefix("batch-")), field_ids)
+        return [], []
+    domain = get(ids.page_domain(field_ids[0]["page"]))
+    values = random_values(domain, field_ids + date_ids)
+    return values[: len(field_ids)], values[len(field_ids) :]
 
 
 @callback(
@@ -71,12 +77,21 @@ def randomize(_n: int | None, field_ids: list[dict[str, Any]]) -> list[Any]:
     State(ids.field(MATCH, ALL), "value"),
     State(ids.field(MATCH, ALL), "id"),
     State(ids.BATCH_MODEL, "value"),
+    State(ids.field_date(MATCH, ALL), "date"),
+    State(ids.field_date(MATCH, ALL), "id"),
     prevent_initial_call=True,
 )
-def predict(_n: int | None, values: list[Any], field_ids: list[dict[str, Any]],
-            model: str | None) -> tuple[Any, Any]:  # fmt: skip
-    domain = get(field_ids[0]["page"].removeprefix("batch-"))
-    request, problem = check(domain, {f["path"]: v for f, v in zip(field_ids, values, strict=True)})
+def predict(
+    _n: int | None,
+    values: list[Any],
+    field_ids: list[dict[str, Any]],
+    model: str | None,
+    dates: list[Any] | None = None,
+    date_ids: list[dict[str, Any]] | None = None,
+) -> tuple[Any, Any]:
+    domain = get(ids.page_domain(field_ids[0]["page"]))
+    merged = form_values(field_ids, values, date_ids or [], dates or [])
+    request, problem = check(domain, merged)
     if request is None:
         return no_update, alert(problem)
     outcome = predict_client.predict(config.get(), domain.key, request, model or "batch")

@@ -114,7 +114,7 @@ def randomize(
 ) -> tuple[list[Any], list[Any]]:
     if not field_ids:
         return [], []
-    values = random_values(get(field_ids[0]["page"]), field_ids + date_ids)
+    values = random_values(get(ids.page_domain(field_ids[0]["page"])), field_ids + date_ids)
     return values[: len(field_ids)], values[len(field_ids) :]
 
 
@@ -128,7 +128,7 @@ def random_points(n_clicks: int | None, field_ids: list[dict[str, Any]]) -> list
     """New lat/lon for every point of the form, from the domain's generator; nothing else."""
     if not field_ids:
         return []
-    domain = get(field_ids[0]["page"])
+    domain = get(ids.page_domain(field_ids[0]["page"]))
     wanted = set(fields.point_paths(domain))
     drawn = random_values(domain, field_ids)
     return [v if f["path"] in wanted else no_update for f, v in zip(field_ids, drawn, strict=True)]
@@ -172,7 +172,7 @@ def derive(
 ) -> list[Any]:
     if not field_ids or not ctx.triggered_id:
         return [no_update for _ in field_ids]
-    domain = get(field_ids[0]["page"])
+    domain = get(ids.page_domain(field_ids[0]["page"]))
     changed = {i["path"] for i in ctx.triggered_prop_ids.values() if isinstance(i, dict)}
     merged = form_values(field_ids, values, date_ids, dates)
     return derived_values(domain, merged, field_ids, changed)
