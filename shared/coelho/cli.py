@@ -172,8 +172,25 @@ COMMANDS = {"up": cmd_up, "down": cmd_down, "produce": cmd_produce, "status": cm
             **cli_batch.COMMANDS}  # fmt: skip
 
 
+def parse(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse ``argv``; an optional trailing positional may also follow the options.
+
+    argparse fills positionals in one go, so in ``invoke tfd --model batch '{...}'`` the
+    optional ``event`` is already taken as absent when the options start; it is placed here.
+    """
+    cli = parser()
+    args, extra = cli.parse_known_args(argv)
+    if extra and len(extra) == 1 and not extra[0].startswith("-") and args.__dict__.get(
+        "event", "not an option"
+    ) is None:  # fmt: skip
+        args.event = extra[0]
+    elif extra:
+        cli.error(f"unrecognized arguments: {' '.join(extra)}")
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    args = parse(argv)
     logging.basicConfig(
         level=os.environ.get("COELHO_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

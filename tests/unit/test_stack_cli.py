@@ -69,3 +69,18 @@ def test_a_fast_clock_crosses_a_weekend_and_a_rush_hour() -> None:
     assert {e["day_of_week"] for e in events} >= {4, 5, 6}
     with pytest.raises(ValueError, match="time_scale"):
         get("eta").generate(time_scale=0)
+
+
+def test_invoke_takes_its_event_before_or_after_the_options() -> None:
+    from coelho.cli import parse
+
+    event = '{"amount": 1}'
+    for argv in (["invoke", "tfd", "--model", "batch", event],
+                 ["invoke", "tfd", event, "--model", "batch"]):  # fmt: skip
+        args = parse(argv)
+        assert (args.domain, args.model, args.event) == ("tfd", "batch", event)
+    assert parse(["invoke", "tfd"]).event is None
+    with pytest.raises(SystemExit):
+        parse(["invoke", "tfd", event, "extra"])
+    with pytest.raises(SystemExit):
+        parse(["status", "surplus"])
