@@ -17,8 +17,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from coelho.stack.ports import free_port
 from coelho.stack.prometheus import PrometheusServer
 from tests.conftest import REPO
@@ -119,17 +117,18 @@ def test_prometheus_scrapes_the_producer_and_its_fraud_ratio(
     assert empty_panels == {"Active sessions (ecci)", "Send errors / s by type"}
 
 
-def test_a_counted_run_goes_at_full_speed_with_a_progress_bar(kafka_bootstrap: str) -> None:
-    """500 ETA events at the seed's pace take ~4.6 min; without --rate they must not."""
+def test_a_counted_run_sends_every_event_with_a_progress_bar(kafka_bootstrap: str) -> None:
+    """``--count`` without ``--rate`` is unthrottled: the decision is ``pace`` (unit-tested in
+    test_producer.py); here the whole run, its progress bar and every record in Kafka."""
     topic = f"producer-count-{uuid.uuid4().hex[:8]}"
     child = producer("eta", "--bootstrap", kafka_bootstrap, "--topic", topic, "--count", "500",
                      "--progress", "--incident-probability", "0.5",
                      stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # fmt: skip
     try:
-        _, err = child.communicate(timeout=60)
+        _, err = child.communicate(timeout=600)  # a hang guard only, not a speed bound
     except subprocess.TimeoutExpired:
         child.kill()
-        pytest.fail("500 events took over 60 s: --count without --rate is still paced")
+        raise
     assert child.returncode == 0, err
     assert "500/500" in err and "eta: 500 events" in err
     assert end_offsets(kafka_bootstrap, topic) == 500
