@@ -18,7 +18,7 @@ from dash_app.clients import batch
 from dash_app.clients import predict as predict_client
 from dash_app.components import fields, figures
 from dash_app.components.alerts import alert, muted
-from dash_app.components.form_panel import check, fill, form_values, random_values
+from dash_app.components.form_panel import check, fill, form_values, random_form
 
 
 def card(domain: Domain) -> dbc.Card:
@@ -62,11 +62,7 @@ def card(domain: Domain) -> dbc.Card:
 def randomize(
     _n: int | None, field_ids: list[dict[str, Any]], date_ids: list[dict[str, Any]]
 ) -> tuple[list[Any], list[Any]]:
-    if not field_ids:
-        return [], []
-    domain = get(ids.page_domain(field_ids[0]["page"]))
-    values = random_values(domain, field_ids + date_ids)
-    return values[: len(field_ids)], values[len(field_ids) :]
+    return random_form(field_ids, date_ids)
 
 
 @callback(

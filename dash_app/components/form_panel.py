@@ -112,6 +112,13 @@ def random_values(domain: Domain, field_ids: list[dict[str, Any]]) -> list[Any]:
 def randomize(
     n_clicks: int | None, field_ids: list[dict[str, Any]], date_ids: list[dict[str, Any]]
 ) -> tuple[list[Any], list[Any]]:
+    return random_form(field_ids, date_ids)
+
+
+def random_form(
+    field_ids: list[dict[str, Any]], date_ids: list[dict[str, Any]]
+) -> tuple[list[Any], list[Any]]:
+    """(input values, date picker dates) of one generated event, for any form's page."""
     if not field_ids:
         return [], []
     values = random_values(get(ids.page_domain(field_ids[0]["page"])), field_ids + date_ids)
